@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package cadcrafter needs, then configures and builds it.
+# Safe to re-run: apt skips what is installed, CMake rebuilds only what changed.
+# Then runs the main job (scripts/demo.sh) unless --no-demo is given.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUN_DEMO=1
+for a in "$@"; do
+  case "$a" in
+    --no-demo) RUN_DEMO=0 ;;
+    -h|--help) echo "usage: scripts/setup.sh [--no-demo]"; exit 0 ;;
+    *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
+  esac
+done
+
+PKGS=(
+  build-essential cmake ninja-build pkg-config git nodejs
+  libocct-foundation-dev libocct-modeling-data-dev libocct-modeling-algorithms-dev
+  libocct-data-exchange-dev libocct-ocaf-dev libocct-visualization-dev
+  libhdf5-dev nlohmann-json3-dev libcli11-dev libnanoflann-dev libstb-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libopenblas0-openmp
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Node packages used only by tests (the Khronos glTF validator), pinned by package-lock.json.
+if [ -f tests/node/package.json ] && command -v npm >/dev/null; then
+  (cd tests/node && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null)
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"
+
+if [ "$RUN_DEMO" = 1 ]; then
+  bash scripts/demo.sh
+fi

@@ -1,0 +1,51 @@
+// cadcrafter: photos of a part in, editable parametric CAD out. See README.md.
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <map>
+
+#include "command.h"
+#include "util/run_info.h"
+
+namespace cadcrafter::cli {
+namespace {
+int g_argc = 0;
+const char* const* g_argv = nullptr;
+}  // namespace
+int saved_argc() { return g_argc; }
+const char* const* saved_argv() { return g_argv; }
+}  // namespace cadcrafter::cli
+
+int main(int argc, char** argv) {
+  using namespace cadcrafter::cli;
+  g_argc = argc;
+  g_argv = argv;
+  CLI::App app{"cadcrafter: turn photos of a mechanical part into an editable parametric CAD model"};
+  app.set_version_flag("--version", std::string("cadcrafter ") + cadcrafter::cadcrafter_version());
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  auto specs = command_registry();
+  std::sort(specs.begin(), specs.end(), [](const CommandSpec& a, const CommandSpec& b) { return a.name < b.name; });
+  std::map<CLI::App*, Runner> runners;
+  for (const auto& spec : specs) {
+    CLI::App* sub = app.add_subcommand(spec.name, spec.description);
+    runners[sub] = spec.setup(*sub);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  for (auto& [sub, run] : runners) {
+    if (sub->parsed()) {
+      try {
+        return run();
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "cadcrafter %s: internal error: %s\n", sub->get_name().c_str(), e.what());
+        return 1;
+      }
+    }
+  }
+  return 2;
+}
