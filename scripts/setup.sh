@@ -16,7 +16,7 @@ done
 PKGS=(
   build-essential cmake ninja-build pkg-config git nodejs
   libocct-foundation-dev libocct-modeling-data-dev libocct-modeling-algorithms-dev
-  libocct-data-exchange-dev libocct-ocaf-dev libocct-visualization-dev
+  libocct-data-exchange-dev libocct-ocaf-dev libocct-visualization-dev libtbb-dev
   libhdf5-dev nlohmann-json3-dev libcli11-dev libnanoflann-dev libstb-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libopenblas0-openmp
 )
