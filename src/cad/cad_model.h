@@ -38,6 +38,11 @@ struct Curve {
   // DeepCAD arc bookkeeping (radians; ref_vec is a unit vector in sketch coordinates).
   double start_angle = 0.0, end_angle = 0.0;
   Vec2 ref_vec{1.0, 0.0};
+  // Provenance, for listings and conformance tests (not geometry): the cad_vec row this
+  // curve was decoded from (-1 when read from JSON), and whether DeepCAD's loop re-ordering
+  // swapped its start and end.
+  int vec_row = -1;
+  bool reversed = false;
 };
 
 struct Loop {
