@@ -1,0 +1,54 @@
+// Photo-like RGB renders: what a casual phone photo of a 3D-printed or machined part looks
+// like, so a network trained on them transfers to real photos. Per image, at random:
+// - material: matte plastic, glossy plastic or metal (Lambert diffuse + normalised Blinn-Phong
+//   specular with Schlick Fresnel; metals have tinted specular, little diffuse and reflect a
+//   sky/ground environment), with a random base colour;
+// - surface: FDM-style layer lines along a random axis (a bump on the normal and a slight
+//   albedo ripple) on plastics, fine value noise everywhere;
+// - lighting: 1-3 directional lights plus a sky/ground ambient; the key light casts soft
+//   shadows (percentage-closer filtered shadow map, rasterised orthographically);
+// - background: a vertical gradient, a noise texture, or a ground plane (table top) under the
+//   part with its soft shadow, fading into a backdrop;
+// - camera: 2x supersampling (antialiasing), Gaussian blur, vignetting, exposure and white
+//   balance drift, sensor noise, sRGB, then JPEG compression at a random quality.
+// The geometry (camera, silhouette) is exactly the one of the depth/normal/mask renders.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "geom/mesh.h"
+#include "render/camera.h"
+
+namespace cadcrafter {
+
+struct PhotoOptions {
+  int supersample = 2;          // render at 2x and average down (antialiased edges)
+  int shadow_map_size = 512;
+  float ground_probability = 0.5f;  // else a gradient or noise backdrop
+  float max_blur_sigma = 0.9f;      // pixels at the output size
+  float max_noise_sigma = 0.03f;    // of full scale, per channel
+  int jpeg_quality_min = 40, jpeg_quality_max = 95;
+};
+
+// What was drawn, for cameras.json.
+struct PhotoInfo {
+  std::string material;    // "matte", "glossy" or "metal"
+  std::string background;  // "gradient", "noise" or "ground"
+  float base_color[3] = {0, 0, 0};  // linear RGB
+  int lights = 0;
+  bool layer_lines = false;
+  float blur_sigma = 0, noise_sigma = 0;
+  int jpeg_quality = 0;
+  nlohmann::json to_json() const;
+};
+
+// 3 x uint8 sRGB pixels (camera.width * camera.height) of a normalised mesh. Deterministic for
+// a seed. `info` (optional) receives the drawn parameters.
+std::vector<uint8_t> render_photo(const Mesh& normalized_mesh, const Camera& camera, const PhotoOptions& options,
+                                  uint64_t seed, PhotoInfo* info = nullptr);
+
+}  // namespace cadcrafter

@@ -1,0 +1,169 @@
+#include "render/rasterizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace cadcrafter {
+namespace {
+
+// Edge function of (a, b) evaluated at p: w(p) = A * p.x + B * p.y + C, positive on one side.
+// The coefficients are computed from the endpoints in a canonical (lexicographic) order and the
+// sign flipped afterwards, so the two triangles sharing an edge get bit-identical values.
+struct Edge {
+  float a = 0, b = 0, c = 0;
+  bool owns_ties = false;  // whether a pixel centre exactly on this edge belongs to the triangle
+
+  Edge(V3 p, V3 q, float sign) {
+    bool swapped = false;
+    if (q.x < p.x || (q.x == p.x && q.y < p.y)) {
+      std::swap(p, q);
+      swapped = true;
+    }
+    a = p.y - q.y;
+    b = q.x - p.x;
+    c = p.x * q.y - p.y * q.x;
+    if (swapped != (sign < 0)) {
+      a = -a;
+      b = -b;
+      c = -c;
+    }
+    // Of two triangles sharing this edge the gradients are opposite, so exactly one owns ties.
+    owns_ties = a > 0 || (a == 0 && b > 0);
+  }
+  float at(float x, float y) const { return a * x + b * y + c; }
+  bool inside(float w) const { return w > 0 || (w == 0 && owns_ties); }
+};
+
+}  // namespace
+
+template <bool kOrthographic>
+void Rasterizer::draw_impl(const Mesh& mesh, const Camera& cam, GBuffer* g) {
+  const int W = cam.width, H = cam.height;
+  const size_t nv = mesh.vertices.size();
+  cam_.resize(nv);
+  screen_.resize(nv);
+  for (size_t i = 0; i < nv; ++i) {
+    const V3 c = cam.to_camera(V3(mesh.vertices[i]));
+    cam_[i] = c;
+    if (kOrthographic) {
+      screen_[i] = V3{cam.fx * c.x + cam.cx, cam.fy * c.y + cam.cy, -c.z};
+    } else {
+      const float iz = c.z > near_plane ? 1.0f / c.z : 0.0f;
+      screen_[i] = V3{cam.fx * c.x * iz + cam.cx, cam.fy * c.y * iz + cam.cy, iz};
+    }
+  }
+  // Depth key: larger is nearer. Perspective interpolates 1/z (linear in screen space),
+  // orthographic interpolates -z.
+  float* key = g->depth.data();
+  int32_t* tri_id = g->triangle.data();
+  const int32_t nt = static_cast<int32_t>(mesh.triangles.size());
+  for (int32_t t = 0; t < nt; ++t) {
+    const auto& tri = mesh.triangles[static_cast<size_t>(t)];
+    if (!kOrthographic &&
+        (cam_[tri[0]].z <= near_plane || cam_[tri[1]].z <= near_plane || cam_[tri[2]].z <= near_plane))
+      continue;
+    const V3 p0 = screen_[tri[0]], p1 = screen_[tri[1]], p2 = screen_[tri[2]];
+    const float area = (p1.x - p0.x) * (p2.y - p0.y) - (p1.y - p0.y) * (p2.x - p0.x);
+    if (!(std::fabs(area) > 0.0f)) continue;  // degenerate (or NaN) in screen space
+    const float sign = area > 0 ? 1.0f : -1.0f;
+    // Pixel centres (x + 0.5, y + 0.5) inside the triangle's bounding box.
+    const int x0 = std::max(0, static_cast<int>(std::ceil(std::min({p0.x, p1.x, p2.x}) - 0.5f)));
+    const int x1 = std::min(W - 1, static_cast<int>(std::floor(std::max({p0.x, p1.x, p2.x}) - 0.5f)));
+    const int y0 = std::max(0, static_cast<int>(std::ceil(std::min({p0.y, p1.y, p2.y}) - 0.5f)));
+    const int y1 = std::min(H - 1, static_cast<int>(std::floor(std::max({p0.y, p1.y, p2.y}) - 0.5f)));
+    if (x0 > x1 || y0 > y1) continue;
+    // w0 is opposite vertex 0 (edge 1-2), etc.; all three are positive inside.
+    const Edge e0(p1, p2, sign), e1(p2, p0, sign), e2(p0, p1, sign);
+    const float inv_area = 1.0f / std::fabs(area);
+    for (int y = y0; y <= y1; ++y) {
+      const float py = y + 0.5f;
+      float* key_row = key + static_cast<size_t>(y) * W;
+      int32_t* id_row = tri_id + static_cast<size_t>(y) * W;
+      for (int x = x0; x <= x1; ++x) {
+        const float px = x + 0.5f;
+        const float w0 = e0.at(px, py), w1 = e1.at(px, py), w2 = e2.at(px, py);
+        if (!(e0.inside(w0) && e1.inside(w1) && e2.inside(w2))) continue;
+        const float k = (w0 * p0.z + w1 * p1.z + w2 * p2.z) * inv_area;
+        if (k > key_row[x]) {
+          key_row[x] = k;
+          id_row[x] = t;
+        }
+      }
+    }
+  }
+  // Keys back to camera-space depth; empty pixels get 0.
+  const size_t n = static_cast<size_t>(W) * H;
+  for (size_t i = 0; i < n; ++i) {
+    if (tri_id[i] < 0) {
+      key[i] = 0.0f;
+    } else {
+      key[i] = kOrthographic ? -key[i] : 1.0f / key[i];
+    }
+  }
+}
+
+void Rasterizer::draw(const Mesh& mesh, const Camera& camera, GBuffer* g) {
+  g->width = camera.width;
+  g->height = camera.height;
+  const size_t n = static_cast<size_t>(camera.width) * camera.height;
+  g->depth.assign(n, -std::numeric_limits<float>::infinity());
+  g->triangle.assign(n, -1);
+  if (camera.orthographic) {
+    draw_impl<true>(mesh, camera, g);
+  } else {
+    draw_impl<false>(mesh, camera, g);
+  }
+}
+
+V3 Rasterizer::surface_point(const Camera& cam, const GBuffer& g, int pixel) {
+  const float u = (pixel % g.width) + 0.5f, v = (pixel / g.width) + 0.5f;
+  const float z = g.depth[static_cast<size_t>(pixel)];
+  const float x = (u - cam.cx) / cam.fx, y = (v - cam.cy) / cam.fy;
+  return cam.orthographic ? V3{x, y, z} : V3{x * z, y * z, z};
+}
+
+void Rasterizer::normals(const Mesh& mesh, const Camera& cam, const GBuffer& g, std::vector<V3>* out) const {
+  const size_t n = static_cast<size_t>(g.width) * g.height;
+  out->assign(n, V3{0, 0, 0});
+  const bool have_vertex_normals = mesh.normals.size() == mesh.vertices.size();
+  for (size_t i = 0; i < n; ++i) {
+    const int32_t t = g.triangle[i];
+    if (t < 0) continue;
+    const auto& tri = mesh.triangles[static_cast<size_t>(t)];
+    const V3 a = cam.to_camera(V3(mesh.vertices[tri[0]]));
+    const V3 b = cam.to_camera(V3(mesh.vertices[tri[1]]));
+    const V3 c = cam.to_camera(V3(mesh.vertices[tri[2]]));
+    // The visible side of a triangle faces the camera: the view ray to the point is p
+    // (perspective) or +z (orthographic).
+    const V3 view = cam.orthographic ? V3{0, 0, 1} : surface_point(cam, g, static_cast<int>(i));
+    V3 face = normalize(cross(b - a, c - a));
+    if (dot(face, view) > 0) face = -face;
+    V3 normal = face;
+    if (have_vertex_normals) {
+      const V3 na = cam.rotation * V3(mesh.normals[tri[0]]);
+      const V3 nb = cam.rotation * V3(mesh.normals[tri[1]]);
+      const V3 nc = cam.rotation * V3(mesh.normals[tri[2]]);
+      V3 shading;
+      if (dot(na, nb) > 0.99999f && dot(na, nc) > 0.99999f) {
+        // Flat face: the B-rep gives every vertex of a plane the same normal, so using it
+        // (rather than each triangle's cross product) makes the whole face one exact value.
+        shading = normalize(na);
+      } else {
+        // Barycentric coordinates of the visible point, from sub-triangle areas.
+        const V3 p = surface_point(cam, g, static_cast<int>(i));
+        const V3 full = cross(b - a, c - a);
+        const float inv = 1.0f / dot(full, full);
+        const float wa = dot(cross(c - b, p - b), full) * inv;
+        const float wb = dot(cross(a - c, p - c), full) * inv;
+        const float wc = 1.0f - wa - wb;
+        shading = normalize(na * wa + nb * wb + nc * wc);
+      }
+      // Vertex normals on the wrong side (an inverted face) are flipped to the visible side.
+      if (dot(shading, shading) > 0.5f) normal = dot(shading, face) < 0 ? -shading : shading;
+    }
+    (*out)[i] = normal;
+  }
+}
+
+}  // namespace cadcrafter
