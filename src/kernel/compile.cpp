@@ -459,6 +459,7 @@ Status validate_model_geometry(const CadModel& model) {
 }
 
 Result<Solid> compile_model(const CadModel& model, const CompileOptions& options) {
+  silence_occt_messages();
   if (model.extrudes.empty()) return Result<Solid>::fail(ErrorCode::kGeometry, "model has no extrudes");
   std::vector<CheckedExtrude> checked;
   for (size_t i = 0; i < model.extrudes.size(); ++i) {

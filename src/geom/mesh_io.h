@@ -1,0 +1,22 @@
+// Writing (and, for tests and tools, reading) triangle meshes: Wavefront OBJ and binary STL.
+// Writers go through write_atomically, so a failure never leaves a partial file.
+#pragma once
+
+#include <string>
+
+#include "cad/status.h"
+#include "geom/mesh.h"
+
+namespace cadcrafter {
+
+// OBJ with `v`, `vn` (when the mesh has normals) and 1-based `f` records.
+Status write_obj(const Mesh& mesh, const std::string& path);
+
+// Binary STL: 80-byte header, triangle count, per triangle a facet normal (from the winding)
+// and three vertices, little-endian float32.
+Status write_stl(const Mesh& mesh, const std::string& path);
+
+// Reads a binary STL back (vertices are not merged: three per triangle, no normals).
+Result<Mesh> read_stl(const std::string& path);
+
+}  // namespace cadcrafter
