@@ -1,5 +1,6 @@
-// Every id in ../shared/data/golden (about 5 s, so it runs in the default suite): identical vectors, identical rejection categories, and
-// decoded geometry within 1e-6 of DeepCAD's own decoder.
+// Every id in ../shared/data/golden: identical vectors, identical rejection categories, and
+// decoded geometry within 1e-6 of DeepCAD's own decoder. The full run takes about 5 s, so it
+// is part of the default suite rather than a slow_ test.
 #include <fstream>
 
 #include "cad/golden_support.h"
