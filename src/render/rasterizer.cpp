@@ -10,8 +10,10 @@ namespace {
 // Edge function of (a, b) evaluated at p: w(p) = A * p.x + B * p.y + C, positive on one side.
 // The coefficients are computed from the endpoints in a canonical (lexicographic) order and the
 // sign flipped afterwards, so the two triangles sharing an edge get bit-identical values.
+// Double precision: C is a difference of products of pixel coordinates, and in float its
+// rounding (~1e-3 px^2) would show up as depth error on thin triangles.
 struct Edge {
-  float a = 0, b = 0, c = 0;
+  double a = 0, b = 0, c = 0;
   bool owns_ties = false;  // whether a pixel centre exactly on this edge belongs to the triangle
 
   Edge(V3 p, V3 q, float sign) {
@@ -20,9 +22,9 @@ struct Edge {
       std::swap(p, q);
       swapped = true;
     }
-    a = p.y - q.y;
-    b = q.x - p.x;
-    c = p.x * q.y - p.y * q.x;
+    a = static_cast<double>(p.y) - q.y;
+    b = static_cast<double>(q.x) - p.x;
+    c = static_cast<double>(p.x) * q.y - static_cast<double>(p.y) * q.x;
     if (swapped != (sign < 0)) {
       a = -a;
       b = -b;
@@ -31,8 +33,8 @@ struct Edge {
     // Of two triangles sharing this edge the gradients are opposite, so exactly one owns ties.
     owns_ties = a > 0 || (a == 0 && b > 0);
   }
-  float at(float x, float y) const { return a * x + b * y + c; }
-  bool inside(float w) const { return w > 0 || (w == 0 && owns_ties); }
+  double at(double x, double y) const { return a * x + b * y + c; }
+  bool inside(double w) const { return w > 0 || (w == 0 && owns_ties); }
 };
 
 }  // namespace
@@ -64,8 +66,9 @@ void Rasterizer::draw_impl(const Mesh& mesh, const Camera& cam, GBuffer* g) {
         (cam_[tri[0]].z <= near_plane || cam_[tri[1]].z <= near_plane || cam_[tri[2]].z <= near_plane))
       continue;
     const V3 p0 = screen_[tri[0]], p1 = screen_[tri[1]], p2 = screen_[tri[2]];
-    const float area = (p1.x - p0.x) * (p2.y - p0.y) - (p1.y - p0.y) * (p2.x - p0.x);
-    if (!(std::fabs(area) > 0.0f)) continue;  // degenerate (or NaN) in screen space
+    const double area = (static_cast<double>(p1.x) - p0.x) * (static_cast<double>(p2.y) - p0.y) -
+                        (static_cast<double>(p1.y) - p0.y) * (static_cast<double>(p2.x) - p0.x);
+    if (!(std::fabs(area) > 0.0)) continue;  // degenerate (or NaN) in screen space
     const float sign = area > 0 ? 1.0f : -1.0f;
     // Pixel centres (x + 0.5, y + 0.5) inside the triangle's bounding box.
     const int x0 = std::max(0, static_cast<int>(std::ceil(std::min({p0.x, p1.x, p2.x}) - 0.5f)));
@@ -75,16 +78,16 @@ void Rasterizer::draw_impl(const Mesh& mesh, const Camera& cam, GBuffer* g) {
     if (x0 > x1 || y0 > y1) continue;
     // w0 is opposite vertex 0 (edge 1-2), etc.; all three are positive inside.
     const Edge e0(p1, p2, sign), e1(p2, p0, sign), e2(p0, p1, sign);
-    const float inv_area = 1.0f / std::fabs(area);
+    const double inv_area = 1.0 / std::fabs(area);
     for (int y = y0; y <= y1; ++y) {
-      const float py = y + 0.5f;
+      const double py = y + 0.5;
       float* key_row = key + static_cast<size_t>(y) * W;
       int32_t* id_row = tri_id + static_cast<size_t>(y) * W;
       for (int x = x0; x <= x1; ++x) {
-        const float px = x + 0.5f;
-        const float w0 = e0.at(px, py), w1 = e1.at(px, py), w2 = e2.at(px, py);
+        const double px = x + 0.5;
+        const double w0 = e0.at(px, py), w1 = e1.at(px, py), w2 = e2.at(px, py);
         if (!(e0.inside(w0) && e1.inside(w1) && e2.inside(w2))) continue;
-        const float k = (w0 * p0.z + w1 * p1.z + w2 * p2.z) * inv_area;
+        const auto k = static_cast<float>((w0 * p0.z + w1 * p1.z + w2 * p2.z) * inv_area);
         if (k > key_row[x]) {
           key_row[x] = k;
           id_row[x] = t;
