@@ -3,10 +3,11 @@
 #include <BRepCheck_Analyzer.hxx>
 #include <BRep_Tool.hxx>
 #include <Standard_Failure.hxx>
-#include <TopExp.hxx>
 #include <TopExp_Explorer.hxx>
-#include <TopTools_IndexedDataMapOfShapeListOfShape.hxx>
+#include <NCollection_DataMap.hxx>
+#include <TopTools_ShapeMapHasher.hxx>
 #include <TopoDS.hxx>
+#include <TopoDS_Edge.hxx>
 
 #include <chrono>
 #include <condition_variable>
@@ -33,18 +34,28 @@ CheckResult failure(ErrorCode code, std::string reason) {
   return r;
 }
 
-// An edge of a solid bounded by more than two faces: the solid is not a 2-manifold.
+// Every edge of a closed 2-manifold solid is used exactly twice by its faces (a seam twice by
+// the same face). More uses mean a non-manifold edge, one use a hole in the boundary.
+// Edges lying inside a face (INTERNAL/EXTERNAL orientation) bound nothing and are skipped.
 std::string non_manifold_problem(const TopoDS_Shape& shape) {
   int solid_index = 0;
-  for (TopExp_Explorer ex(shape, TopAbs_SOLID); ex.More(); ex.Next(), ++solid_index) {
-    TopTools_IndexedDataMapOfShapeListOfShape edge_faces;
-    TopExp::MapShapesAndUniqueAncestors(ex.Current(), TopAbs_EDGE, TopAbs_FACE, edge_faces);
-    for (int i = 1; i <= edge_faces.Extent(); ++i) {
-      const int n = edge_faces(i).Extent();
-      if (BRep_Tool::Degenerated(TopoDS::Edge(edge_faces.FindKey(i)))) continue;
-      if (n > 2)
-        return "non-manifold result (solid " + std::to_string(solid_index) + " has an edge shared by " + std::to_string(n) + " faces)";
-      if (n < 2) return "result is not closed (solid " + std::to_string(solid_index) + " has a free edge)";
+  for (TopExp_Explorer solids(shape, TopAbs_SOLID); solids.More(); solids.Next(), ++solid_index) {
+    NCollection_DataMap<TopoDS_Shape, int, TopTools_ShapeMapHasher> uses;
+    for (TopExp_Explorer edges(solids.Current(), TopAbs_EDGE); edges.More(); edges.Next()) {
+      const TopoDS_Edge& edge = TopoDS::Edge(edges.Current());
+      const TopAbs_Orientation o = edge.Orientation();
+      if ((o != TopAbs_FORWARD && o != TopAbs_REVERSED) || BRep_Tool::Degenerated(edge)) continue;
+      if (int* n = uses.ChangeSeek(edge)) {
+        ++*n;
+      } else {
+        uses.Bind(edge, 1);
+      }
+    }
+    for (NCollection_DataMap<TopoDS_Shape, int, TopTools_ShapeMapHasher>::Iterator it(uses); it.More(); it.Next()) {
+      if (it.Value() > 2)
+        return "non-manifold result (solid " + std::to_string(solid_index) + " has an edge shared by " + std::to_string(it.Value()) +
+               " faces)";
+      if (it.Value() < 2) return "result is not closed (solid " + std::to_string(solid_index) + " has a free edge)";
     }
   }
   return {};

@@ -111,8 +111,10 @@ Result<CheckedLoop> check_loop(const Loop& loop, const std::string& where, doubl
           return Result<CheckedLoop>::fail(ErrorCode::kGeometry, at + "degenerate arc (start == end)");
         if (dist(c.mid, c.start) <= tol || dist(c.mid, c.end) <= tol)
           return Result<CheckedLoop>::fail(ErrorCode::kGeometry, at + "degenerate arc (mid point on an end point)");
-        // Distance of the mid point from the chord: zero means the three points are collinear.
-        if (std::abs(cross(c.start, c.mid, c.end)) / chord <= tol)
+        // Distance of the mid point from the chord, relative to the chord: zero means the three
+        // points are collinear. Real data has very flat arcs (sagitta 1e-5 of the chord), so
+        // only a numerically straight arc is refused here.
+        if (std::abs(cross(c.start, c.mid, c.end)) / chord <= 1e-10 * chord)
           return Result<CheckedLoop>::fail(ErrorCode::kGeometry, at + "degenerate arc (start, mid and end are collinear)");
         break;
       }
