@@ -60,7 +60,9 @@ CadVec pad_vec(const CadVec& vec, int length = kMaxTotalLen);
 // Drops everything from the first EOS row on (keeping that EOS), undoing pad_vec.
 CadVec trim_vec(const CadVec& vec);
 
-// DeepCAD's encoder. Rejections are ErrorCode::kRejected with a message that starts with the
+// DeepCAD's encoder. The model's loops and curves must be in DeepCAD's order, as
+// read_cad_json() and decode() return them (hand-built models: deepcad::reorder_model first).
+// Rejections are ErrorCode::kRejected with a message that starts with the
 // DeepCAD category: "MAX_N_EXT:", "MAX_N_LOOPS:", "MAX_N_CURVES:", "MAX_TOTAL_LEN:",
 // "exception AssertionError" (an extent outside [-2, 2] after normalisation) or
 // "exception ValueError" (no extrude at all). Models DeepCAD cannot process numerically

@@ -213,4 +213,11 @@ void reorder_profile(Profile& profile) {
   loops = std::move(sorted);
 }
 
+void reorder_model(CadModel& model) {
+  for (auto& ext : model.extrudes) {
+    for (auto& loop : ext.profile.loops) reorder_loop(loop);
+    reorder_profile(ext.profile);
+  }
+}
+
 }  // namespace cadcrafter::deepcad

@@ -48,4 +48,10 @@ void reorder_loop(Loop& loop);
 // Profile.reorder(): stable sort of the loops by the rounded minimum corner (x, then y).
 void reorder_profile(Profile& profile);
 
+// Both of the above for every extrude: what DeepCAD's from_dict does to a model while reading
+// it. read_cad_json() and decode() already return models in this order; call it on models
+// built by hand before encode(). (Not idempotent in every case, like DeepCAD's own code, so
+// do not apply it twice to a model that is meant to match DeepCAD exactly.)
+void reorder_model(CadModel& model);
+
 }  // namespace cadcrafter::deepcad

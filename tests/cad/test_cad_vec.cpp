@@ -98,6 +98,59 @@ TEST(CadVec, QuantisationRoundsHalfToEven) {
   EXPECT_EQ((*vec)[4][kColX], 128);
 }
 
+// DeepCAD's plane angles: phi = arctan(n_y / (n_x + 1e-15)) cannot tell n_x < 0 from n_x > 0,
+// and theta = pi / gamma = pi are clipped from 256 to 255. A sketch with normal (-1, 0, 0) and
+// x axis (0, 0, 1) therefore decodes with normal (+1, 0, 0) and a reversed y axis.
+TEST(CadVec, PlaneWithNegativeNormalXDecodesFlipped) {
+  CadModel m = unit_cube();
+  SketchPlane& p = m.extrudes[0].plane;
+  p.normal = {-1, 0, 0};
+  p.x_axis = {0, 0, 1};
+  p.y_axis = {0, 1, 0};
+  const auto vec = encode(m);
+  ASSERT_TRUE(vec.ok()) << vec.error().message;
+  const CadVecRow& ext = (*vec)[5];
+  EXPECT_EQ(ext[kColTheta], 192);  // pi / 2
+  EXPECT_EQ(ext[kColPhi], 128);    // arctan(-0) = 0
+  EXPECT_EQ(ext[kColGamma], 255);  // gamma = pi, clipped
+  const auto d = decode(*vec);
+  ASSERT_TRUE(d.ok());
+  const SketchPlane& q = d->extrudes[0].plane;
+  EXPECT_NEAR(q.normal.x, 1.0, 1e-12);
+  EXPECT_NEAR(q.y_axis.y, -1.0, 1e-3);
+  EXPECT_NEAR(q.x_axis.z, std::cos(M_PI / 128), 1e-12);  // rotated in-plane by pi/128
+}
+
+TEST(CadVec, PlaneFacingDownIsClippedToTheta255) {
+  CadModel m = unit_cube();
+  SketchPlane& p = m.extrudes[0].plane;
+  p.normal = {0, 0, -1};
+  p.x_axis = {1, 0, 0};
+  p.y_axis = {0, -1, 0};
+  const auto vec = encode(m);
+  ASSERT_TRUE(vec.ok()) << vec.error().message;
+  EXPECT_EQ((*vec)[5][kColTheta], 255);
+  EXPECT_EQ((*vec)[5][kColPhi], 128);
+  EXPECT_EQ((*vec)[5][kColGamma], 255);
+  const auto d = decode(*vec);
+  ASSERT_TRUE(d.ok());
+  const Vec3 n = d->extrudes[0].plane.normal;
+  EXPECT_NEAR(n.z, -std::cos(M_PI / 128), 1e-12);  // tilted by pi/128, as DeepCAD decodes it
+  EXPECT_NEAR(n.x, std::sin(M_PI / 128), 1e-12);
+}
+
+TEST(CadVec, ReorderModelCanonicalisesHandBuiltSketches) {
+  CadModel shuffled = unit_cube();
+  auto& curves = shuffled.extrudes[0].profile.loops[0].curves;
+  // Clockwise, starting at (1, 1).
+  curves = {line(1, 1, 1, 0), line(1, 0, 0, 0), line(0, 0, 0, 1), line(0, 1, 1, 1)};
+  const auto before = encode(shuffled);
+  ASSERT_TRUE(before.ok());
+  EXPECT_NE(*before, encode(unit_cube()).value());
+  deepcad::reorder_model(shuffled);
+  EXPECT_EQ(encode(shuffled).value(), encode(unit_cube()).value());
+}
+
 TEST(CadVec, RejectionsCarryDeepCadCategories) {
   CadModel m = unit_cube();
   m.extrudes[0].extent_one = 3.0;  // 3 * 0.75 = 2.25 > 2
