@@ -1,4 +1,7 @@
 // .h5 I/O against the 218 golden files written by DeepCAD's json2vec (h5py), plus bad files.
+#include <hdf5.h>
+
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 
@@ -118,6 +121,55 @@ TEST(CadH5, BadFilesGiveClearErrors) {
       EXPECT_NE(r.error().message.find("flip.h5"), std::string::npos);
     }
   }
+}
+
+// Writes a dataset with the HDF5 C API directly, to make files our writer never would.
+void write_raw_dataset(const std::string& path, const char* name, hid_t file_type, hid_t mem_type, int rows, int cols,
+                       const void* data) {
+  const hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const hsize_t dims[2] = {static_cast<hsize_t>(rows), static_cast<hsize_t>(cols)};
+  const hid_t space = H5Screate_simple(2, dims, nullptr);
+  const hid_t dset = H5Dcreate2(file, name, file_type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Dwrite(dset, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
+  H5Dclose(dset);
+  H5Sclose(space);
+  H5Fclose(file);
+}
+
+TEST(CadH5, WrongShapesTypesAndValuesAreReported) {
+  TempDir tmp;
+  std::vector<int64_t> ints(2 * 17, -1);
+  auto error_of = [](const std::string& path) {
+    const auto r = read_cad_vec_h5(path);
+    return r.ok() ? std::string("(read fine)") : r.error().message;
+  };
+
+  write_raw_dataset(tmp / "name.h5", "cad_vec", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, 17, ints.data());
+  EXPECT_NE(error_of(tmp / "name.h5").find("no dataset \"vec\""), std::string::npos) << error_of(tmp / "name.h5");
+
+  write_raw_dataset(tmp / "width.h5", "vec", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, 16, ints.data());
+  EXPECT_NE(error_of(tmp / "width.h5").find("16 columns, expected 17"), std::string::npos);
+
+  std::vector<double> floats(2 * 17, 0.5);
+  write_raw_dataset(tmp / "float.h5", "vec", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, 17, floats.data());
+  EXPECT_NE(error_of(tmp / "float.h5").find("not an integer dataset"), std::string::npos);
+
+  ints[5] = int64_t{1} << 40;
+  write_raw_dataset(tmp / "huge.h5", "vec", H5T_STD_I64LE, H5T_NATIVE_INT64, 2, 17, ints.data());
+  EXPECT_NE(error_of(tmp / "huge.h5").find("value 1099511627776 at row 0 does not fit an int"), std::string::npos)
+      << error_of(tmp / "huge.h5");
+
+  // Out-of-range quantised values read fine (they are valid int64) and are caught by the
+  // decoder, which names the row.
+  CadVec vec = {sol_row(), eos_row(), eos_row()};
+  vec[1] = {0, 300, 128, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+  ASSERT_TRUE(write_cad_vec_h5(tmp / "range.h5", vec).ok());
+  const auto back = read_cad_vec_h5(tmp / "range.h5");
+  ASSERT_TRUE(back.ok());
+  const auto model = decode(*back);
+  ASSERT_FALSE(model.ok());
+  EXPECT_NE(model.error().message.find("row 1 (Line): x=300 outside [0, 255]"), std::string::npos) << model.error().message;
+  EXPECT_FALSE(validate_vec(*back).ok());
 }
 
 }  // namespace
