@@ -1,0 +1,125 @@
+#include "learn/cad_eval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <numeric>
+#include <sstream>
+
+#include "cad/cad_vec.h"
+#include "geom/chamfer.h"
+#include "geom/sampling.h"
+#include "kernel/batch_check.h"
+#include "kernel/tessellate.h"
+#include "util/parallel.h"
+#include "util/progress.h"
+
+namespace cadcrafter::learn {
+namespace {
+
+// Builds a vector and samples its surface; empty when it does not build.
+PointCloud build_and_sample(const VecRows& rows, const CadEvalOptions& options, bool* valid) {
+  CheckOptions check;
+  check.timeout_ms = options.timeout_ms;
+  check.keep_solid = true;
+  CheckResult result = check_vec(CadVec(rows.begin(), rows.end()), check);
+  *valid = result.valid;
+  if (!result.valid) return {};
+  Mesh mesh = tessellate(result.solid);
+  PointCloud points = sample_surface(mesh, options.n_points, options.seed);
+  if (points.empty()) *valid = false;
+  return points;
+}
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return std::nan("");
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+}  // namespace
+
+CadEvalReport evaluate_sequences(const std::vector<VecRows>& predicted, const std::vector<const VecRows*>& target,
+                                 const CadEvalOptions& options) {
+  CadEvalReport report;
+  report.sequences = static_cast<int64_t>(target.size());
+  std::vector<SequenceAccuracy> per;
+  for (size_t i = 0; i < target.size(); ++i) per.push_back(sequence_accuracy(predicted[i], *target[i]));
+  report.accuracy = summarize_accuracy(per);
+  if (!options.geometry) return report;
+
+  // Per model: 0 = gt invalid (skipped), 1 = prediction invalid, 2 = both valid (chamfer set).
+  std::vector<int> outcome(target.size(), 0);
+  std::vector<double> chamfer(target.size(), std::nan(""));
+  ProgressBar bar("eval geometry", static_cast<int64_t>(target.size()), options.progress);
+  parallel_for(static_cast<int64_t>(target.size()), options.threads, [&](int64_t i, int) {
+    bool gt_ok = false, pred_ok = false;
+    PointCloud gt = build_and_sample(*target[static_cast<size_t>(i)], options, &gt_ok);
+    if (gt_ok) {
+      PointCloud pred = build_and_sample(predicted[static_cast<size_t>(i)], options, &pred_ok);
+      outcome[static_cast<size_t>(i)] = pred_ok ? 2 : 1;
+      if (pred_ok) chamfer[static_cast<size_t>(i)] = deepcad_chamfer(gt, pred);
+    }
+    bar.add(1);
+  });
+  bar.finish();
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (outcome[i] == 0) continue;
+    ++report.gt_valid;
+    if (outcome[i] == 1) ++report.invalid;
+    if (outcome[i] == 2 && std::isfinite(chamfer[i])) report.chamfer.push_back(chamfer[i]);
+  }
+  report.invalid_ratio = report.gt_valid ? static_cast<double>(report.invalid) / static_cast<double>(report.gt_valid) : 0.0;
+  if (!report.chamfer.empty()) {
+    std::vector<double> sorted = report.chamfer;
+    std::sort(sorted.begin(), sorted.end());
+    report.chamfer_mean = std::accumulate(sorted.begin(), sorted.end(), 0.0) / static_cast<double>(sorted.size());
+    report.chamfer_median = median_of(sorted);
+    const size_t cut = sorted.size() / 10;  // DeepCAD trims 10% at each end
+    if (sorted.size() > 2 * cut && cut > 0)
+      report.chamfer_trimmed_mean = std::accumulate(sorted.begin() + static_cast<long>(cut), sorted.end() - static_cast<long>(cut), 0.0) /
+                                    static_cast<double>(sorted.size() - 2 * cut);
+    else
+      report.chamfer_trimmed_mean = report.chamfer_mean;
+  }
+  return report;
+}
+
+nlohmann::json report_to_json(const CadEvalReport& r) {
+  nlohmann::json j = {{"sequences", r.sequences},
+                      {"command_accuracy", r.accuracy.command},
+                      {"parameter_accuracy", r.accuracy.param}};
+  if (r.gt_valid > 0 || !r.chamfer.empty()) {
+    j["geometry"] = {{"ground_truth_valid", r.gt_valid},
+                     {"invalid", r.invalid},
+                     {"invalid_ratio", r.invalid_ratio},
+                     {"chamfer_valid", r.chamfer.size()},
+                     {"chamfer_mean", r.chamfer_mean},
+                     {"chamfer_median", r.chamfer_median},
+                     {"chamfer_median_x1e3", r.chamfer_median * 1e3},
+                     {"chamfer_trimmed_mean", r.chamfer_trimmed_mean}};
+  }
+  return j;
+}
+
+std::string report_to_markdown(const std::string& title, const CadEvalReport& r) {
+  std::ostringstream os;
+  char buf[128];
+  os << "### " << title << "\n\n| metric | value |\n| --- | --- |\n";
+  os << "| sequences | " << r.sequences << " |\n";
+  std::snprintf(buf, sizeof buf, "| command accuracy | %.4f |\n| parameter accuracy | %.4f |\n", r.accuracy.command, r.accuracy.param);
+  os << buf;
+  if (r.gt_valid > 0) {
+    std::snprintf(buf, sizeof buf, "| invalid ratio | %.4f (%lld / %lld) |\n", r.invalid_ratio,
+                  static_cast<long long>(r.invalid), static_cast<long long>(r.gt_valid));
+    os << buf;
+    std::snprintf(buf, sizeof buf, "| median Chamfer distance | %.6f (x10^3: %.3f) |\n", r.chamfer_median, r.chamfer_median * 1e3);
+    os << buf;
+    std::snprintf(buf, sizeof buf, "| mean / trimmed mean CD | %.6f / %.6f |\n", r.chamfer_mean, r.chamfer_trimmed_mean);
+    os << buf;
+  }
+  return os.str();
+}
+
+}  // namespace cadcrafter::learn
