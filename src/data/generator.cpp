@@ -143,13 +143,52 @@ Loop polygon_with_arcs(Rng& rng, Vec2 c, double rx, double ry) {
   return loop;
 }
 
+// A convex polygon with every corner rounded: 2 curves per corner (arc + line).
+Loop rounded_polygon(Rng& rng, Vec2 c, double rx, double ry) {
+  const int corners = rng.integer(3, 6);
+  std::vector<Vec2> p;
+  for (int i = 0; i < corners; ++i) {
+    const double a = (i + rng.range(-0.2, 0.2)) * 2 * kPi / corners;
+    p.push_back({c.x + rx * std::cos(a), c.y + ry * std::sin(a)});
+  }
+  const double share = rng.range(0.15, 0.45);  // how much of the shorter edge a fillet eats
+  std::vector<Vec2> t_in(corners), t_out(corners);
+  std::vector<double> sweep(corners);
+  for (int i = 0; i < corners; ++i) {
+    const Vec2 prev = p[(i + corners - 1) % corners], here = p[i], next = p[(i + 1) % corners];
+    const double l1 = std::hypot(prev.x - here.x, prev.y - here.y), l2 = std::hypot(next.x - here.x, next.y - here.y);
+    const Vec2 u1{(prev.x - here.x) / l1, (prev.y - here.y) / l1}, u2{(next.x - here.x) / l2, (next.y - here.y) / l2};
+    const double d = share * std::min(l1, l2);
+    t_in[i] = {here.x + u1.x * d, here.y + u1.y * d};
+    t_out[i] = {here.x + u2.x * d, here.y + u2.y * d};
+    sweep[i] = kPi - std::acos(std::clamp(u1.x * u2.x + u1.y * u2.y, -1.0, 1.0));
+  }
+  Loop loop;
+  for (int i = 0; i < corners; ++i) {
+    loop.curves.push_back(make_arc_through_chord(t_in[i], t_out[i], sweep[i]));
+    loop.curves.push_back(make_line(t_out[i], t_in[(i + 1) % corners]));
+  }
+  return loop;
+}
+
+// A circular segment: a straight chord closed by an arc (a "D" shape).
+Loop d_shape(Rng& rng, Vec2 c, double half_w, double half_h) {
+  const double sweep = rng.range(0.6, 1.0) * kPi;
+  const double height = half_w * (1 - std::cos(sweep / 2)) / std::sin(sweep / 2);
+  const double y0 = c.y - std::min(height, 2 * half_h) / 2;
+  Loop loop;
+  loop.curves.push_back(make_line({c.x - half_w, y0}, {c.x + half_w, y0}));
+  loop.curves.push_back(make_arc_through_chord({c.x + half_w, y0}, {c.x - half_w, y0}, sweep));
+  return loop;
+}
+
 // A closed outline fitting in a (2 half_w) x (2 half_h) box around c, drawn from the shapes
 // real sketches use most.
 // `inset` is the share of the box that is surely inside the outline (for placing holes).
 Loop random_outline(Rng& rng, Vec2 c, double half_w, double half_h, double step, bool* is_disc, double* inset = nullptr) {
-  const size_t kind = rng.pick({0.52, 0.2, 0.14, 0.08, 0.06});
+  const size_t kind = rng.pick({0.44, 0.14, 0.17, 0.07, 0.07, 0.04, 0.07});
   *is_disc = kind == 1;
-  if (inset) *inset = kind == 3 ? 0.45 : kind == 4 ? 0.6 : kind == 2 ? 0.9 : 1.0;
+  if (inset) *inset = kind == 3 ? 0.45 : kind == 4 ? 0.6 : kind == 2 ? 0.9 : kind == 5 ? 0.3 : kind == 6 ? 0.4 : 1.0;
   switch (kind) {
     case 0: return rectangle_loop(c, 2 * half_w, 2 * half_h);
     case 1: return circle_loop(c, std::min(half_w, half_h));
@@ -159,6 +198,8 @@ Loop random_outline(Rng& rng, Vec2 c, double half_w, double half_h, double step,
       return rounded_rectangle_loop(c, 2 * half_w, 2 * half_h, r);
     }
     case 3: return polygon_with_arcs(rng, c, half_w, half_h);
+    case 5: return d_shape(rng, c, half_w, half_h);
+    case 6: return rounded_polygon(rng, c, half_w, half_h);
     default: {
       const double r = std::min(half_w, half_h);
       const double len = 2 * std::max(half_w, half_h) - 2 * r;
@@ -412,10 +453,30 @@ void make_prism_or_plate(Builder& b, const GeneratorOptions& o, const Frame& fra
   std::vector<Loop> loops{outline};
   const int inner = plate ? feature_count(rng, o.complexity, 0.9) : (rng.chance(0.25) ? 1 : 0);
   for (Loop& h : holes_inside(rng, probe, std::min(inner, 5), step)) loops.push_back(h);
-  Slab slab = extrude_base(b, frame, loops, disc, center, probe.half_w, probe.half_h, thickness, step);
+  // A sketch whose rectangle is divided by lines into strips gives several profiles extruded
+  // together: DeepCAD splits them into a NewBody and Joins with the same extent.
+  const bool plain_rectangle = outline.curves.size() == 4 && loops.size() == 1 && outline.curves[0].type == CurveType::kLine;
+  std::vector<Loop> strips;
+  if (plain_rectangle && rng.chance(0.3)) {
+    const int n = rng.integer(2, 3 + (o.complexity > 2));
+    double u = center.x - half_w;
+    for (int i = 0; i < n; ++i) {
+      const double w = i + 1 == n ? center.x + half_w - u : snap(2 * half_w * rng.range(0.5, 1.5) / n, step / 2);
+      if (w <= step / 2 || u + w > center.x + half_w) break;
+      strips.push_back(rectangle_loop({u + w / 2, center.y}, w, 2 * half_h));
+      u += w;
+    }
+    if (strips.size() < 2 || std::fabs(u - (center.x + half_w)) > 1e-9) strips.clear();
+  }
+  Slab slab = extrude_base(b, frame, strips.empty() ? loops : std::vector<Loop>{strips[0]}, disc, center, probe.half_w,
+                           probe.half_h, thickness, step);
+  for (size_t i = 1; i < strips.size(); ++i) {
+    const Extrude& base = b.model().extrudes[0];
+    b.add(frame, {strips[i]}, Operation::kJoin, base.extent_type, base.extent_one, base.extent_two);
+  }
   slab.taken = probe.taken;
-  const int features = feature_count(rng, o.complexity, plate ? 1.4 : 0.5);
-  add_features(b, slab, features, step, {0.3, 0.15, 0.2, 0.15, 0.1, 0.1});
+  const int features = feature_count(rng, o.complexity, plate ? 1.4 : 0.3);
+  add_features(b, slab, features, step, {0.17, 0.06, 0.17, 0.32, 0.2, 0.08});
 }
 
 void make_flange(Builder& b, const GeneratorOptions& o, const Frame& frame) {
@@ -431,7 +492,7 @@ void make_flange(Builder& b, const GeneratorOptions& o, const Frame& frame) {
   const int bolts = rng.integer(3, 6);
   const double pitch = R * rng.range(0.6, 0.78), r_bolt = snap(R * rng.range(0.05, 0.1), step / 4);
   const double a0 = rng.chance(0.5) ? 0.0 : kPi / bolts;
-  const bool bolts_in_profile = rng.chance(0.5) && static_cast<int>(loops.size()) + bolts <= o.max_loops_per_profile;
+  const bool bolts_in_profile = rng.chance(0.7) && static_cast<int>(loops.size()) + bolts <= o.max_loops_per_profile;
   auto bolt_center = [&](int i) { return Vec2{pitch * std::cos(a0 + 2 * kPi * i / bolts), pitch * std::sin(a0 + 2 * kPi * i / bolts)}; };
   if (bolts_in_profile)
     for (int i = 0; i < bolts; ++i) loops.push_back(circle_loop(bolt_center(i), r_bolt));
@@ -525,7 +586,7 @@ void make_bracket(Builder& b, const GeneratorOptions& o, const Frame& frame, boo
           ExtentType::kSymmetric, rib / 2);
   }
   // Holes through the floor, from its top face (v = t) down.
-  const int floor_holes = feature_count(rng, o.complexity, 1.0);
+  const int floor_holes = feature_count(rng, o.complexity, 0.6);
   const double u_lo = t * (u_shape ? 1 : 1), u_hi = u_shape ? a - t : a;
   for (int i = 0; i < floor_holes && b.has_room(1, 3); ++i) {
     const double r = snap(std::min(w, u_hi - u_lo) * rng.range(0.06, 0.15), step / 4);
@@ -534,7 +595,7 @@ void make_bracket(Builder& b, const GeneratorOptions& o, const Frame& frame, boo
     b.add(frame.face_v(t), {circle_loop({u, -n}, r)}, Operation::kCut, ExtentType::kOneSide, -t);
   }
   // Holes through the wall at u in [0, t], from its inner face (u = t).
-  const int wall_holes = feature_count(rng, o.complexity, 0.6);
+  const int wall_holes = feature_count(rng, o.complexity, 0.35);
   for (int i = 0; i < wall_holes && b.has_room(1, 3); ++i) {
     const double r = snap(std::min(w, hgt - t) * rng.range(0.06, 0.15), step / 4);
     if (hgt - t < 4 * r || n1 - n0 < 4 * r) break;
@@ -551,7 +612,7 @@ void make_block(Builder& b, const GeneratorOptions& o, const Frame& frame) {
   const double half_w = snap(size / 2, step / 2), half_h = snap(size / 2 * rng.range(0.4, 1.0), step / 2);
   const double thickness = snap(size * rng.range(0.25, 0.8), step / 2);
   Slab slab = extrude_base(b, frame, {rectangle_loop({0, 0}, 2 * half_w, 2 * half_h)}, false, {0, 0}, half_w, half_h, thickness, step);
-  add_features(b, slab, std::max(1, feature_count(rng, o.complexity, 1.5)), step, {0.25, 0.1, 0.25, 0.1, 0.05, 0.25});
+  add_features(b, slab, std::max(1, feature_count(rng, o.complexity, 1.5)), step, {0.2, 0.05, 0.2, 0.25, 0.1, 0.2});
 }
 
 // Flip an extrude whose normal points down an axis so that it points up: the same solid,
@@ -645,7 +706,7 @@ CadModel generate_model(const GeneratorOptions& options, uint64_t seed, PartFami
   if (rng.chance(0.2)) frame = frame.offset(std::round(rng.range(-1.0, 1.0) * options.max_size * 0.2 * 10) / 10);
   // Family weights: F360 models are mostly one or two simple extrudes.
   const std::vector<double> simple{0.5, 0.2, 0.08, 0.07, 0.06, 0.04, 0.05};
-  const std::vector<double> normal{0.3, 0.22, 0.1, 0.1, 0.1, 0.06, 0.12};
+  const std::vector<double> normal{0.45, 0.15, 0.06, 0.12, 0.08, 0.04, 0.1};
   const std::vector<double> rich{0.1, 0.25, 0.15, 0.12, 0.13, 0.1, 0.15};
   const auto family = static_cast<PartFamily>(rng.pick(options.complexity <= 1 ? simple : options.complexity == 2 ? normal : rich));
   switch (family) {
