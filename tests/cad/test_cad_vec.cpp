@@ -311,6 +311,7 @@ TEST(CadVec, DecoderIsTotalOnRandomGarbage) {
     if (!m.ok()) {
       ++errors;
       EXPECT_EQ(m.error().message.rfind("cad_vec ", 0), 0u) << m.error().message;
+      EXPECT_FALSE(validate_vec(vec).ok()) << "validates but does not decode: " << m.error().message;
       continue;
     }
     ++decoded;
