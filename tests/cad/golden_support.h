@@ -130,6 +130,14 @@ inline std::string check_golden_decoding(const nlohmann::json& golden, const Cad
     const std::string where = id + " extrude " + std::to_string(i);
     std::string d;
     const auto& gp = ge.at("plane");
+    // theta, phi, gamma are not part of CadModel: check the dequantisation of the Ext row.
+    size_t ext_row = 0;
+    for (size_t r = 0, seen = 0; r < vec.size(); ++r)
+      if (vec[r][kColCmd] == kCmdExt && seen++ == i) ext_row = r;
+    for (const auto& [name, col] : {std::pair<const char*, int>{"theta", kColTheta}, {"phi", kColPhi}, {"gamma", kColGamma}}) {
+      const double angle = (vec[ext_row][col] / 256.0 * 2 - 1) * M_PI;
+      if (!(std::fabs(gp.at(name).get<double>() - angle) <= tol)) return where + ": plane " + name + " differs";
+    }
     if (!(d = near_vec(gp.at("origin"), v3(e.plane.origin), tol, where + " origin")).empty()) return d;
     if (!(d = near_vec(gp.at("x_axis"), v3(e.plane.x_axis), tol, where + " x_axis")).empty()) return d;
     if (!(d = near_vec(gp.at("y_axis"), v3(e.plane.y_axis), tol, where + " y_axis")).empty()) return d;
@@ -160,6 +168,9 @@ inline std::string check_golden_decoding(const nlohmann::json& golden, const Cad
           if (!(d = near_vec(nlohmann::json::array({gc.at("radius")}), {c.radius}, tol, cw + " radius")).empty()) return d;
           if (!(d = near_vec(gc.at("start"), v2(deepcad::start_point(c)), tol, cw + " start")).empty()) return d;
           if (!(d = near_vec(gc.at("center_3d"), v3(to_3d(e.plane, c.center)), tol, cw + " center_3d")).empty()) return d;
+          if (!(d = near_vec(gc.at("axis_3d"), v3(e.plane.normal), tol, cw + " axis_3d")).empty()) return d;
+          if (!(d = near_vec(nlohmann::json::array({gc.at("radius_3d")}), {c.radius}, tol, cw + " radius_3d")).empty())
+            return d;
           continue;
         }
         if (gc.at("reversed").get<bool>() != c.reversed) return cw + ": reversed flag differs";
@@ -167,8 +178,20 @@ inline std::string check_golden_decoding(const nlohmann::json& golden, const Cad
         if (!(d = near_vec(gc.at("end"), v2(c.end), tol, cw + " end")).empty()) return d;
         if (!(d = near_vec(gc.at("start_3d"), v3(to_3d(e.plane, c.start)), tol, cw + " start_3d")).empty()) return d;
         if (!(d = near_vec(gc.at("end_3d"), v3(to_3d(e.plane, c.end)), tol, cw + " end_3d")).empty()) return d;
+        if (c.type == CurveType::kLine) {
+          // The builder drops zero-length lines; an Arc row whose ends coincide decodes as one.
+          if (gc.at("skipped_in_3d").get<bool>() != deepcad::allclose(c.start, c.end)) return cw + ": skipped_in_3d differs";
+          const bool from_arc = vec.at(static_cast<size_t>(c.vec_row))[kColCmd] == kCmdArc;
+          if (gc.value("from_degenerate_arc", false) != from_arc) return cw + ": from_degenerate_arc differs";
+        }
         if (c.type == CurveType::kArc) {
           if (!(d = near_vec(gc.at("mid"), v2(c.mid), tol, cw + " mid")).empty()) return d;
+          if (!(d = near_vec(gc.at("mid_3d"), v3(to_3d(e.plane, c.mid)), tol, cw + " mid_3d")).empty()) return d;
+          if (!(d = near_vec(gc.at("center_3d"), v3(to_3d(e.plane, c.center)), tol, cw + " center_3d")).empty()) return d;
+          if (!(d = near_vec(nlohmann::json::array({gc.at("start_angle"), gc.at("sweep_angle")}), {c.start_angle, c.end_angle},
+                             tol, cw + " start/sweep angle"))
+                   .empty())
+            return d;
           if (!(d = near_vec(gc.at("center"), v2(c.center), tol, cw + " center")).empty()) return d;
           if (!(d = near_vec(gc.at("ref_vec"), v2(c.ref_vec), tol, cw + " ref_vec")).empty()) return d;
           if (!(d = near_vec(nlohmann::json::array({gc.at("radius"), gc.at("end_angle")}), {c.radius, c.end_angle}, tol,
