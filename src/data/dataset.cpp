@@ -331,6 +331,28 @@ Result<DatasetBuildReport> build_dataset(const DatasetBuildOptions& o) {
   int64_t done_jobs = 0;
   nlohmann::json shard_list = nlohmann::json::array();
   std::map<std::string, int64_t> per_source_split;
+  // dataset.json is rewritten after every shard, so a build that is stopped part-way leaves a
+  // readable dataset of the finished shards ("complete": false).
+  auto write_manifest = [&](bool complete) -> Status {
+    nlohmann::json manifest = {{"format", "cadcrafter-shards"},
+                               {"format_version", kShardVersion},
+                               {"complete", complete},
+                               {"config", config},
+                               {"views", layout.views},
+                               {"size", layout.size},
+                               {"rgb", layout.rgb},
+                               {"vec_shape", {kShardVecRows, kShardVecCols}},
+                               {"depth_units_per_length", kDepthUnitsPerLength},
+                               {"jobs", report.jobs},
+                               {"samples", report.samples},
+                               {"rejected", report.rejected},
+                               {"bytes", report.bytes},
+                               {"by_source_split", per_source_split},
+                               {"shards", shard_list},
+                               {"run", o.run_info}};
+    if (complete) manifest["seconds"] = seconds_since(start);
+    return write_file_atomically(dataset_manifest_path(o.out_dir), manifest.dump(1) + "\n");
+  };
 
   for (int k = 0; k < n_shards; ++k) {
     const size_t begin = static_cast<size_t>(k) * o.shard_size, end = std::min(jobs.size(), begin + o.shard_size);
@@ -391,6 +413,7 @@ Result<DatasetBuildReport> build_dataset(const DatasetBuildOptions& o) {
                           {"rejected", rej.size()},
                           {"bytes", (*shard)->file_bytes()},
                           {"splits", splits}});
+    if (Status s = write_manifest(false); !s.ok()) return s.error();
   }
   bar.finish();
 
@@ -404,22 +427,7 @@ Result<DatasetBuildReport> build_dataset(const DatasetBuildOptions& o) {
   if (Status s = write_file_atomically(o.out_dir + "/rejected.jsonl", rejected_lines); !s.ok()) return s.error();
 
   report.seconds = seconds_since(start);
-  nlohmann::json manifest = {{"format", "cadcrafter-shards"},
-                             {"format_version", kShardVersion},
-                             {"config", config},
-                             {"views", layout.views},
-                             {"size", layout.size},
-                             {"rgb", layout.rgb},
-                             {"vec_shape", {kShardVecRows, kShardVecCols}},
-                             {"depth_units_per_length", kDepthUnitsPerLength},
-                             {"jobs", report.jobs},
-                             {"samples", report.samples},
-                             {"rejected", report.rejected},
-                             {"bytes", report.bytes},
-                             {"by_source_split", per_source_split},
-                             {"shards", shard_list},
-                             {"run", o.run_info}};
-  if (Status s = write_file_atomically(dataset_manifest_path(o.out_dir), manifest.dump(1) + "\n"); !s.ok()) return s.error();
+  if (Status s = write_manifest(true); !s.ok()) return s.error();
   return report;
 }
 

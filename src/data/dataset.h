@@ -81,6 +81,8 @@ class DatasetReader {
   int image_size() const { return size_; }
   bool has_rgb() const { return rgb_; }
   const nlohmann::json& manifest() const { return manifest_; }
+  // False while a build is still running (or was stopped): only finished shards are listed.
+  bool complete() const { return manifest_.value("complete", false); }
   const SampleInfo& info(size_t i) const;
   Result<DatasetSample> get(size_t i) const;
   // Indices of the samples with this split ("" = any) and source ("" = any), ascending.

@@ -75,6 +75,7 @@ TEST(Dataset, SynthBuildIsDeterministicAcrossThreadsAndResumes) {
   auto reader = DatasetReader::open(a.path());
   ASSERT_TRUE(reader.ok()) << reader.error().message;
   ASSERT_EQ(static_cast<int64_t>(reader->size()), ra->samples);
+  EXPECT_TRUE(reader->complete());
   for (size_t i = 0; i < reader->size(); ++i) {
     auto s = reader->get(i);
     ASSERT_TRUE(s.ok()) << s.error().message;

@@ -103,7 +103,7 @@ int run_info(const DatasetCliOptions& c) {
   for (size_t i = 0; i < reader->size(); ++i) ++counts[reader->info(i).source + " / " + reader->info(i).split];
   uint64_t bytes = 0;
   for (const auto& s : reader->shards()) bytes += s->file_bytes();
-  std::printf("dataset %s\n", c.dir.c_str());
+  std::printf("dataset %s%s\n", c.dir.c_str(), reader->complete() ? "" : " (INCOMPLETE: build still running or stopped; finished shards only)");
   std::printf("  samples   %zu (%lld jobs, %lld rejected)\n", reader->size(), m.value("jobs", 0LL), m.value("rejected", 0LL));
   for (const auto& [k, v] : counts) std::printf("    %-20s %lld\n", k.c_str(), static_cast<long long>(v));
   std::printf("  views     %d x %d px%s, depth+normal+mask%s\n", reader->views(), reader->image_size(), "", reader->has_rgb() ? "+rgb" : "");
