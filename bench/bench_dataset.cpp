@@ -95,13 +95,15 @@ int main(int argc, char** argv) {
   for (int t : {1, threads}) {
     std::atomic<int64_t> bytes{0};
     t0 = Clock::now();
+    const std::clock_t read_cpu0 = std::clock();
     parallel_for(reads, t, [&](int64_t k, int) {
       auto s = (*shard)->read(order[static_cast<size_t>(k)]);
       if (s.ok()) bytes += static_cast<int64_t>(s->depth.size() * 2 + s->normal.size() + s->mask.size());
     });
     const double s = since(t0);
-    std::printf("shard read (random order, page cache warm): %d thread(s): %.0f samples/s (%.0f MB/s of images)\n", t, reads / s,
-                bytes / s / 1e6);
+    const double cpu = static_cast<double>(std::clock() - read_cpu0) / CLOCKS_PER_SEC;
+    std::printf("shard read (random order, page cache warm): %d thread(s): %.0f samples/s (%.0f MB/s of images), %.2f ms CPU/sample\n", t,
+                reads / s, bytes / s / 1e6, 1e3 * cpu / reads);
   }
   std::filesystem::remove(path);
   return 0;
