@@ -1,0 +1,386 @@
+#include "app/reconstruct.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "app/agreement.h"
+#include "app/candidates.h"
+#include "app/sha256.h"
+#include "app/view_maps.h"
+#include "cad/build123d_script.h"
+#include "cad/cad_h5.h"
+#include "cad/cad_json.h"
+#include "cad/cad_vec.h"
+#include "kernel/check.h"
+#include "kernel/export.h"
+#include "kernel/tessellate.h"
+#include "learn/photo_estimator.h"
+#include "util/atomic_file.h"
+#include "util/parallel.h"
+#include "util/run_info.h"
+
+#ifndef CADCRAFTER_SOURCE_DIR
+#define CADCRAFTER_SOURCE_DIR ""
+#endif
+
+namespace cadcrafter::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+Status invalid(const std::string& message) { return Status::fail(ErrorCode::kInvalidArgument, message); }
+
+// One checked and scored proposal.
+struct Evaluated {
+  int index = 0;
+  Proposal proposal;
+  CheckResult check;
+  Mesh mesh;
+  Agreement agreement;
+};
+
+std::string two_digits(int n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%02d", n);
+  return buf;
+}
+
+// Side by side: input | estimated normals | candidate normals, one row per view.
+Image8 make_preview(const std::vector<ViewMaps>& views, const Evaluated& e, int cell) {
+  const int columns = 3;
+  Image8 sheet{cell * columns, cell * static_cast<int>(views.size()), 3, {}};
+  sheet.pixels.assign(static_cast<size_t>(sheet.width) * sheet.height * 3, 255);
+  auto paste = [&](const Image8& im, int col, int row) {
+    if (im.width != cell || im.height != cell || im.channels != 3) return;
+    for (int y = 0; y < cell; ++y)
+      std::copy_n(&im.pixels[static_cast<size_t>(y) * cell * 3], static_cast<size_t>(cell) * 3,
+                  &sheet.pixels[(static_cast<size_t>(row * cell + y) * sheet.width + col * cell) * 3]);
+  };
+  for (size_t r = 0; r < views.size(); ++r) {
+    const ViewMaps& v = views[r];
+    const int row = static_cast<int>(r);
+    paste(v.image.width == cell ? v.image : crop_resize(v.image, FrameBox{0, 0, static_cast<float>(v.size)}, cell), 0, row);
+    const Image8 normals = normals_to_image(v.normal, v.mask, v.size);
+    paste(v.size == cell ? normals : crop_resize(normals, FrameBox{0, 0, static_cast<float>(v.size)}, cell), 1, row);
+    if (e.check.valid && !e.mesh.empty() && r < e.agreement.views.size())
+      paste(candidate_normal_image(e.mesh, e.agreement.views[r].azimuth_deg, e.agreement.views[r].elevation_deg, cell),
+            2, row);
+  }
+  return sheet;
+}
+
+nlohmann::json report_json(const Evaluated& e, int rank) {
+  nlohmann::json views = nlohmann::json::array();
+  for (const auto& v : e.agreement.views)
+    views.push_back({{"score", v.score},
+                     {"mask_iou", v.mask_iou},
+                     {"normal_agreement", v.normal_agreement},
+                     {"best_azimuth_deg", v.azimuth_deg},
+                     {"best_elevation_deg", v.elevation_deg}});
+  return {{"rank", rank},
+          {"origin", e.proposal.origin},
+          {"valid", e.check.valid},
+          {"reason", e.check.reason},
+          {"volume", e.check.volume},
+          {"area", e.check.area},
+          {"score", e.agreement.score},
+          {"views", views},
+          {"check_ms", e.check.ms}};
+}
+
+Status write_candidate(const std::string& dir, const std::vector<ViewMaps>& views, const Evaluated& e, int rank) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::fail(ErrorCode::kIo, dir + ": cannot create: " + ec.message());
+  nlohmann::json report = report_json(e, rank);
+  nlohmann::json files = nlohmann::json::array();
+  auto step = [&](Status s, const std::string& file) -> Status {
+    if (s) files.push_back(file);
+    return s;
+  };
+  Status s;
+  if (!(s = step(write_cad_json(e.proposal.model, dir + "/sequence.json"), "sequence.json"))) return s;
+  if (!(s = step(write_file_atomically(dir + "/model.py", to_build123d_script(e.proposal.model)), "model.py"))) return s;
+  auto vec = encode(e.proposal.model);
+  if (vec) {
+    if (!(s = step(write_cad_vec_h5(dir + "/sequence.h5", *vec), "sequence.h5"))) return s;
+  } else {
+    report["sequence_h5"] = "not written: the DeepCAD encoder rejects this sequence (" + vec.error().message + ")";
+  }
+  if (e.check.valid && !e.check.solid.empty()) {
+    if (!(s = step(export_step(e.check.solid, dir + "/model.step"), "model.step"))) return s;
+    if (!(s = step(export_glb(e.check.solid, dir + "/model.glb"), "model.glb"))) return s;
+    if (!(s = step(export_stl(e.check.solid, dir + "/model.stl"), "model.stl"))) return s;
+  }
+  if (!(s = step(write_png(dir + "/preview.png", make_preview(views, e, 128)), "preview.png"))) return s;
+  report["files"] = files;
+  return write_file_atomically(dir + "/report.json", report.dump(2) + "\n");
+}
+
+std::string index_markdown(const ReconstructSummary& summary, const nlohmann::json& source) {
+  std::ostringstream md;
+  md << "# Reconstruction\n\n";
+  md << "Candidate source: **" << summary.source << "**";
+  if (source.contains("note")) md << " - " << source["note"].get<std::string>();
+  md << "\n\n" << summary.valid_proposals << " of " << summary.proposals
+     << " proposals built a valid solid; the best " << summary.ranking.size() << " are listed.\n\n";
+  md << "| rank | folder | valid | score | mask IoU | normal agreement | volume | origin |\n";
+  md << "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  for (const auto& c : summary.ranking) {
+    char line[512];
+    std::snprintf(line, sizeof line, "| %d | [%s](%s/) | %s | %.3f | %.3f | %.3f | %.4g | %s |\n", c.rank,
+                  c.folder.c_str(), c.folder.c_str(), c.valid ? "yes" : ("no: " + c.reason).c_str(), c.score,
+                  c.mask_iou, c.normal_agreement, c.volume, c.origin.c_str());
+    md << line;
+  }
+  return md.str();
+}
+
+Status write_inputs(const std::string& dir, const std::vector<ViewMaps>& views) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Status::fail(ErrorCode::kIo, dir + ": cannot create: " + ec.message());
+  for (size_t i = 0; i < views.size(); ++i) {
+    const ViewMaps& v = views[i];
+    const std::string stem = dir + "/view_" + std::to_string(i);
+    Image8 mask{v.size, v.size, 1, std::vector<uint8_t>(v.mask.size())};
+    for (size_t k = 0; k < v.mask.size(); ++k) mask.pixels[k] = v.mask[k] > 0.5f ? 255 : 0;
+    Status s;
+    if (!(s = write_png(stem + "_input.png", v.image))) return s;
+    if (!(s = write_png(stem + "_normal.png", normals_to_image(v.normal, v.mask, v.size)))) return s;
+    if (!(s = write_png(stem + "_mask.png", mask))) return s;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string default_weights_dir() {
+  if (const char* env = std::getenv("CADCRAFTER_MODELS"); env && *env) return env;
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (const fs::path& dir : {exe.parent_path() / "models", exe.parent_path().parent_path() / "models"})
+      if (fs::is_directory(dir, ec)) return dir.string();
+  }
+  const std::string source = CADCRAFTER_SOURCE_DIR;
+  if (!source.empty() && fs::is_directory(source + "/models", ec)) return source + "/models";
+  return "models";
+}
+
+Status validate_params(const ReconstructParams& p) {
+  if (p.inputs.empty() || p.inputs.size() > 4) return invalid("give 1 to 4 input images (got " + std::to_string(p.inputs.size()) + ")");
+  if (p.output.empty()) return invalid("no output folder (-o)");
+  if (p.samples < 1 || p.samples > 64) return invalid("--samples must be in 1..64");
+  if (p.steps < 1 || p.steps > 1000) return invalid("--steps must be in 1..1000");
+  if (p.threads < 1 || p.threads > 256) return invalid("--threads must be in 1..256");
+  if (p.device != "cpu")
+    return invalid("--device " + p.device + ": this pipeline's learned parts (the estimator) run on the CPU only; use --device cpu");
+  std::error_code ec;
+  if (fs::exists(p.output, ec) && !p.force)
+    return Status::fail(ErrorCode::kIo, p.output + ": already exists (use --force to replace it)");
+  return {};
+}
+
+Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const ReconstructProgress& progress) {
+  auto report = [&](const std::string& stage, int done, int total) {
+    if (progress) progress(stage, done, total);
+  };
+  const auto t_start = Clock::now();
+  if (auto s = validate_params(params); !s) return s.error();
+  learn::set_torch_threads(params.threads);
+  ReconstructSummary summary;
+  summary.output = params.output;
+  nlohmann::json timings;
+  const std::string weights_dir = params.weights_dir.empty() ? default_weights_dir() : params.weights_dir;
+
+  // 1. Inputs -> per-view maps.
+  std::vector<ViewMaps> views;
+  nlohmann::json inputs_json = nlohmann::json::array();
+  nlohmann::json weights_json = nlohmann::json::object();
+  auto t = Clock::now();
+  if (params.input_kind == InputKind::kPhoto) {
+    std::vector<InputPhoto> photos;
+    for (size_t i = 0; i < params.inputs.size(); ++i) {
+      report("load", static_cast<int>(i), static_cast<int>(params.inputs.size()));
+      auto photo = load_photo(params.inputs[i], params.limits);
+      if (!photo) return photo.error();
+      photos.push_back(std::move(*photo));
+    }
+    timings["load"] = seconds_since(t);
+    t = Clock::now();
+    const std::string estimator_path = params.estimator.empty() ? weights_dir + "/estimator.pt" : params.estimator;
+    auto estimator = learn::PhotoEstimator::load(estimator_path);
+    if (!estimator)
+      return Result<ReconstructSummary>::fail(
+          estimator.error().code, estimator.error().message +
+                                      " (the default is models/estimator.pt; train one with `cadcrafter train-estimator` "
+                                      "or pass --weights DIR)");
+    auto sha = sha256_file(estimator_path);
+    weights_json["estimator"] = {{"path", estimator_path},
+                                 {"kind", estimator->kind()},
+                                 {"sha256", sha ? *sha : std::string("unreadable")}};
+    timings["load_estimator"] = seconds_since(t);
+    t = Clock::now();
+    for (size_t i = 0; i < photos.size(); ++i) {
+      report("estimate", static_cast<int>(i), static_cast<int>(photos.size()));
+      auto view = estimate_view(photos[i], *estimator);
+      if (!view) return view.error();
+      inputs_json.push_back({{"file", params.inputs[i]},
+                             {"width", photos[i].rgb.width},
+                             {"height", photos[i].rgb.height},
+                             {"notes", photos[i].notes},
+                             {"object_fraction", view->object_fraction()}});
+      views.push_back(std::move(*view));
+    }
+    timings["estimate"] = seconds_since(t);
+  } else {
+    for (size_t i = 0; i < params.inputs.size(); ++i) {
+      report("load", static_cast<int>(i), static_cast<int>(params.inputs.size()));
+      auto view = load_depth_normal_view(params.inputs[i], 128);
+      if (!view) return view.error();
+      inputs_json.push_back({{"file", params.inputs[i]}, {"object_fraction", view->object_fraction()}});
+      views.push_back(std::move(*view));
+    }
+    timings["load"] = seconds_since(t);
+  }
+
+  // 2. Proposals.
+  t = Clock::now();
+  std::unique_ptr<CandidateSource> source = make_procedural_search();
+  summary.source = source->name();
+  const int pool = source->pool_size(params.samples);
+  report("propose", 0, pool);
+  auto proposals = source->propose(views, pool, params.seed);
+  if (!proposals) return proposals.error();
+  timings["propose"] = seconds_since(t);
+
+  // 3. Check and score every proposal (in parallel; results by index, so thread-independent).
+  t = Clock::now();
+  std::vector<Evaluated> evaluated(proposals->size());
+  std::atomic<int> done{0};
+  const int total = static_cast<int>(proposals->size());
+  report("check", 0, total);
+  parallel_for(total, params.threads, [&](int64_t i, int) {
+    Evaluated& e = evaluated[static_cast<size_t>(i)];
+    e.index = static_cast<int>(i);
+    e.proposal = (*proposals)[static_cast<size_t>(i)];
+    CheckOptions check;
+    check.keep_solid = true;
+    e.check = check_model(e.proposal.model, check);
+    if (e.check.valid) {
+      e.mesh = tessellate(e.check.solid);
+      if (e.mesh.empty()) {
+        e.check.valid = false;
+        e.check.reason = "the solid tessellates to an empty mesh";
+      } else {
+        e.agreement = measure_agreement(e.mesh, views);
+      }
+    }
+    report("check", ++done, total);
+  });
+  timings["check_and_score"] = seconds_since(t);
+  for (const auto& e : evaluated) summary.valid_proposals += e.check.valid ? 1 : 0;
+  summary.proposals = total;
+  std::vector<size_t> order(evaluated.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const Evaluated &x = evaluated[a], &y = evaluated[b];
+    if (x.check.valid != y.check.valid) return x.check.valid;
+    return x.agreement.score > y.agreement.score;
+  });
+  order.resize(std::min<size_t>(order.size(), static_cast<size_t>(params.samples)));
+
+  // 4. Write everything into a scratch folder, then move it into place.
+  t = Clock::now();
+  const std::string scratch = params.output + ".partial." + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  fs::create_directories(scratch, ec);
+  if (ec) return Result<ReconstructSummary>::fail(ErrorCode::kIo, params.output + ": cannot create the output folder: " + ec.message());
+  auto abandon = [&](const Error& error) {
+    std::error_code ignored;
+    fs::remove_all(scratch, ignored);
+    return Result<ReconstructSummary>(error);
+  };
+  if (auto s = write_inputs(scratch + "/inputs", views); !s) return abandon(s.error());
+  nlohmann::json ranking = nlohmann::json::array();
+  for (size_t r = 0; r < order.size(); ++r) {
+    report("write", static_cast<int>(r), static_cast<int>(order.size()));
+    const Evaluated& e = evaluated[order[r]];
+    CandidateSummary c;
+    c.rank = static_cast<int>(r) + 1;
+    c.folder = "candidate_" + two_digits(c.rank);
+    c.origin = e.proposal.origin;
+    c.valid = e.check.valid;
+    c.reason = e.check.reason;
+    c.volume = e.check.volume;
+    c.score = e.agreement.score;
+    for (const auto& v : e.agreement.views) {
+      c.mask_iou += v.mask_iou / static_cast<double>(e.agreement.views.size());
+      c.normal_agreement += v.normal_agreement / static_cast<double>(e.agreement.views.size());
+    }
+    if (auto s = write_candidate(scratch + "/" + c.folder, views, e, c.rank); !s) return abandon(s.error());
+    ranking.push_back({{"rank", c.rank},
+                       {"folder", c.folder},
+                       {"origin", c.origin},
+                       {"valid", c.valid},
+                       {"reason", c.reason},
+                       {"score", c.score},
+                       {"mask_iou", c.mask_iou},
+                       {"normal_agreement", c.normal_agreement},
+                       {"volume", c.volume}});
+    summary.ranking.push_back(c);
+  }
+  const nlohmann::json source_json = source->describe();
+  nlohmann::json index = {{"source", source_json},
+                          {"proposals", summary.proposals},
+                          {"valid_proposals", summary.valid_proposals},
+                          {"seed", params.seed},
+                          {"ranking", ranking}};
+  if (auto s = write_file_atomically(scratch + "/index.json", index.dump(2) + "\n"); !s) return abandon(s.error());
+  if (auto s = write_file_atomically(scratch + "/index.md", index_markdown(summary, source_json)); !s)
+    return abandon(s.error());
+  timings["write"] = seconds_since(t);
+  timings["total"] = seconds_since(t_start);
+  summary.timings = timings;
+
+  nlohmann::json run = params.run_info.is_object() ? params.run_info : nlohmann::json::object();
+  if (!run.contains("version")) run["version"] = cadcrafter_version();
+  run["inputs"] = inputs_json;
+  run["options"] = {{"samples", params.samples},
+                    {"seed", params.seed},
+                    {"steps", params.steps},
+                    {"steps_used", false},
+                    {"device", params.device},
+                    {"threads", params.threads},
+                    {"inputs", params.input_kind == InputKind::kPhoto ? "photo" : "depth-normal"},
+                    {"weights_dir", weights_dir}};
+  run["weights"] = weights_json;
+  run["candidate_source"] = source_json;
+  run["timings_s"] = timings;
+  if (auto s = write_file_atomically(scratch + "/run.json", run.dump(2) + "\n"); !s) return abandon(s.error());
+
+  if (fs::exists(params.output, ec)) {
+    if (!params.force) return abandon(Error{ErrorCode::kIo, params.output + ": already exists (use --force to replace it)"});
+    fs::remove_all(params.output, ec);
+    if (ec) return abandon(Error{ErrorCode::kIo, params.output + ": cannot replace: " + ec.message()});
+  }
+  fs::rename(scratch, params.output, ec);
+  if (ec) return abandon(Error{ErrorCode::kIo, params.output + ": cannot move the result into place: " + ec.message()});
+  return summary;
+}
+
+}  // namespace cadcrafter::app

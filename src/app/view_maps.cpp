@@ -1,0 +1,125 @@
+#include "app/view_maps.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+namespace cadcrafter::app {
+
+double ViewMaps::object_fraction() const {
+  if (mask.empty()) return 0.0;
+  double n = 0;
+  for (float m : mask) n += m > 0.5f ? 1.0 : 0.0;
+  return n / static_cast<double>(mask.size());
+}
+
+Image8 normals_to_image(const std::vector<float>& normal, const std::vector<float>& mask, int size) {
+  Image8 im{size, size, 3, std::vector<uint8_t>(static_cast<size_t>(size) * size * 3, 128)};
+  for (size_t i = 0; i < static_cast<size_t>(size) * size; ++i) {
+    if (mask[i] <= 0.5f) continue;
+    for (int k = 0; k < 3; ++k)
+      im.pixels[i * 3 + k] = static_cast<uint8_t>(std::clamp(std::lround((normal[i * 3 + k] + 1.0f) * 127.5f), 0L, 255L));
+  }
+  return im;
+}
+
+namespace {
+
+// Objects that fill less than this share of the framed crop are treated as "nothing found":
+// the estimator's mask then holds only a few stray pixels.
+constexpr double kMinObjectFraction = 0.01;
+
+ViewMaps to_view(const std::string& name, const learn::GeometryMaps& maps, const Image8& framed) {
+  ViewMaps v;
+  v.name = name;
+  v.size = maps.size;
+  v.image = framed;
+  v.depth = maps.depth;
+  v.normal = maps.normal;
+  v.mask.resize(maps.mask.size());
+  for (size_t i = 0; i < maps.mask.size(); ++i) v.mask[i] = maps.mask[i] >= 0.5f ? 1.0f : 0.0f;
+  return v;
+}
+
+}  // namespace
+
+Result<ViewMaps> estimate_view(const InputPhoto& photo, const learn::PhotoEstimator& estimator) {
+  const int size = estimator.input_size();
+  // Pass 1: the whole photo, to find the object.
+  const FrameBox whole = whole_image_box(photo.rgb.width, photo.rgb.height);
+  auto coarse = estimator.estimate(crop_resize(photo.rgb, whole, size));
+  if (!coarse) return Result<ViewMaps>::fail(coarse.error().code, photo.name + ": " + coarse.error().message);
+  FrameBox box;
+  const auto coarse_view = to_view(photo.name, *coarse, Image8{});
+  if (coarse_view.object_fraction() < kMinObjectFraction * 0.25 ||
+      !frame_from_mask(coarse->mask, size, whole, kViewMargin, 0.5f, &box))
+    return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument,
+                                  photo.name + ": no object found in the photo (the estimator sees only background)");
+  // Pass 2: the crop around it, framed as in training.
+  const Image8 framed = crop_resize(photo.rgb, box, size);
+  auto fine = estimator.estimate(framed);
+  if (!fine) return Result<ViewMaps>::fail(fine.error().code, photo.name + ": " + fine.error().message);
+  ViewMaps view = to_view(photo.name, *fine, framed);
+  if (view.object_fraction() < kMinObjectFraction)
+    return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument,
+                                  photo.name + ": no object found in the photo (the estimator sees only background)");
+  view.notes = photo.notes;
+  return view;
+}
+
+Result<ViewMaps> load_depth_normal_view(const std::string& depth_path, int size) {
+  namespace fs = std::filesystem;
+  const std::string file = fs::path(depth_path).filename().string();
+  const auto at = file.rfind("depth");
+  if (at == std::string::npos)
+    return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument,
+                                  depth_path + ": with --inputs depth-normal give the depth PNGs (names containing 'depth'; "
+                                               "the normal map is the same name with 'normal')");
+  const std::string normal_path =
+      (fs::path(depth_path).parent_path() / (file.substr(0, at) + "normal" + file.substr(at + 5))).string();
+  auto depth = read_image16(depth_path);
+  if (!depth) return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument, depth.error().message);
+  if (depth->channels != 1)
+    return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument, depth_path + ": a depth map must have one channel");
+  auto normal = read_image8(normal_path);
+  if (!normal) return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument, normal.error().message);
+  if (normal->channels != 3 || normal->width != depth->width || normal->height != depth->height)
+    return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument,
+                                  normal_path + ": the normal map must be RGB and the size of " + depth_path);
+  const int w = depth->width, h = depth->height;
+  std::vector<float> mask(static_cast<size_t>(w) * h);
+  for (size_t i = 0; i < mask.size(); ++i) mask[i] = depth->pixels[i] > 0 ? 1.0f : 0.0f;
+  // Frame in the file's own pixel grid (`within` = the image at scale 1).
+  FrameBox box;
+  if (w != h || !frame_from_mask(mask, w, FrameBox{0, 0, static_cast<float>(w)}, kViewMargin, 0.5f, &box))
+    return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument,
+                                  depth_path + (w != h ? ": depth maps must be square" : ": the depth map is empty (no object)"));
+  ViewMaps view;
+  view.name = depth_path;
+  view.size = size;
+  view.depth.assign(static_cast<size_t>(size) * size, 0.0f);
+  view.normal.assign(static_cast<size_t>(size) * size * 3, 0.0f);
+  view.mask.assign(static_cast<size_t>(size) * size, 0.0f);
+  const float step = box.side / static_cast<float>(size);
+  for (int v = 0; v < size; ++v)
+    for (int u = 0; u < size; ++u) {  // nearest sample: never mixes object and background
+      const int x = static_cast<int>(std::floor(box.x0 + (u + 0.5f) * step));
+      const int y = static_cast<int>(std::floor(box.y0 + (v + 0.5f) * step));
+      if (x < 0 || y < 0 || x >= w || y >= h) continue;
+      const size_t src = static_cast<size_t>(y) * w + x, dst = static_cast<size_t>(v) * size + u;
+      if (depth->pixels[src] == 0) continue;
+      view.mask[dst] = 1.0f;
+      view.depth[dst] = static_cast<float>(depth->pixels[src]) / 10000.0f;
+      float n[3], len = 0;
+      for (int k = 0; k < 3; ++k) {
+        n[k] = normal->pixels[src * 3 + k] / 127.5f - 1.0f;
+        len += n[k] * n[k];
+      }
+      len = std::sqrt(std::max(len, 1e-12f));
+      for (int k = 0; k < 3; ++k) view.normal[dst * 3 + k] = n[k] / len;
+    }
+  view.image = normals_to_image(view.normal, view.mask, size);
+  return view;
+}
+
+}  // namespace cadcrafter::app

@@ -1,0 +1,44 @@
+// The geometry of one input view as the rest of the pipeline sees it: a framed square image
+// (object centred, kFramingMargin around its bounding box) with relative depth, camera-frame
+// normals and a foreground mask. Made either from a photo by the estimator (two passes: the
+// whole photo letterboxed to find the object, then a crop around it), or read from depth and
+// normal PNGs in the project's encoding (render/render_views.h), e.g. the output of
+// `cadcrafter render` or of an external estimator.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "app/photo_input.h"
+#include "cad/status.h"
+#include "learn/photo_estimator.h"
+#include "render/image_io.h"
+
+namespace cadcrafter::app {
+
+// Extra space around the object's bounding box per side (same as the estimator's training).
+constexpr float kViewMargin = 0.12f;
+
+struct ViewMaps {
+  std::string name;           // input file (or upload) name
+  int size = 0;
+  Image8 image;               // size x size RGB shown to people: the framed photo or the normal map
+  std::vector<float> depth;   // relative depth (valid on the mask)
+  std::vector<float> normal;  // size * size * 3, unit, camera frame
+  std::vector<float> mask;    // 1 object, 0 background (thresholded)
+  std::vector<std::string> notes;
+  double object_fraction() const;  // share of mask pixels
+};
+
+// Photo -> maps. Fails with a message naming the photo when no object is found.
+Result<ViewMaps> estimate_view(const InputPhoto& photo, const learn::PhotoEstimator& estimator);
+
+// `depth_path` is a 16-bit depth PNG (0 = background); the normal map is the file of the same
+// name with "depth" replaced by "normal" (as `cadcrafter render` writes them). Framed and
+// resized to `size`.
+Result<ViewMaps> load_depth_normal_view(const std::string& depth_path, int size);
+
+// Normal map as an image (the render encoding, background grey).
+Image8 normals_to_image(const std::vector<float>& normal, const std::vector<float>& mask, int size);
+
+}  // namespace cadcrafter::app

@@ -1,0 +1,416 @@
+#include "learn/estimator_trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <random>
+#include <sstream>
+
+#include "cad/cad_json.h"
+#include "data/generator.h"
+#include "kernel/check.h"
+#include "kernel/tessellate.h"
+#include "learn/checkpoint.h"
+#include "render/render_views.h"
+#include "util/atomic_file.h"
+#include "util/parallel.h"
+#include "util/progress.h"
+
+namespace cadcrafter::learn {
+
+namespace F = torch::nn::functional;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Ids of `split` from manifest.csv (last column), in file order.
+Result<std::vector<std::string>> f360_ids(const std::string& dir, const std::string& split) {
+  const std::string path = dir + "/manifest.csv";
+  std::ifstream in(path);
+  if (!in) return Result<std::vector<std::string>>::fail(ErrorCode::kIo, path + ": cannot open the F360 manifest");
+  std::string line;
+  std::getline(in, line);  // header
+  std::vector<std::string> ids;
+  while (std::getline(in, line)) {
+    const auto comma = line.find(',');
+    const auto last = line.rfind(',');
+    if (comma == std::string::npos || last == std::string::npos) continue;
+    if (line.substr(last + 1) == split) ids.push_back(line.substr(0, comma));
+  }
+  return ids;
+}
+
+}  // namespace
+
+std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel>& models, int64_t views_per_model,
+                                                      int64_t image_size, uint64_t seed, int threads,
+                                                      bool progress, int64_t* skipped) {
+  std::vector<std::vector<EstimatorSample>> per_model(models.size());
+  std::atomic<int64_t> failed{0};
+  ProgressBar bar("render", static_cast<int64_t>(models.size()), progress);
+  parallel_for(static_cast<int64_t>(models.size()), threads, [&](int64_t i, int) {
+    CheckOptions check;
+    check.keep_solid = true;
+    check.timeout_ms = 3000;
+    const CheckResult checked = check_model(models[static_cast<size_t>(i)], check);
+    if (!checked.valid || checked.solid.empty()) {
+      ++failed;
+      bar.add();
+      return;
+    }
+    const Mesh mesh = tessellate(checked.solid);
+    if (mesh.empty()) {
+      ++failed;
+      bar.add();
+      return;
+    }
+    RenderOptions render;
+    render.views_per_set = 4;
+    render.sets = static_cast<int>(std::max<int64_t>(1, views_per_model / 4));
+    render.size = static_cast<int>(image_size);
+    render.rgb = true;
+    render.camera.roll_jitter_deg = 8.0f;  // hand-held photos
+    render.camera.target_jitter = 0.08f;
+    const auto views = render_views(mesh, render, seed * 1000003ULL + static_cast<uint64_t>(i));
+    auto& out = per_model[static_cast<size_t>(i)];
+    for (const auto& v : views) {
+      EstimatorSample s;
+      s.size = v.size;
+      s.rgb = v.rgb;
+      s.depth = v.depth;
+      s.normal = v.normal;
+      s.mask = v.mask;
+      out.push_back(std::move(s));
+    }
+    bar.add();
+  });
+  bar.finish();
+  std::vector<EstimatorSample> samples;
+  for (auto& m : per_model)
+    for (auto& s : m) samples.push_back(std::move(s));
+  if (skipped) *skipped = failed.load();
+  return samples;
+}
+
+Result<std::vector<EstimatorSample>> make_estimator_samples(const EstimatorDataOptions& options, int64_t* skipped) {
+  if (options.views_per_model < 4 || options.views_per_model % 4 != 0)
+    return Result<std::vector<EstimatorSample>>::fail(ErrorCode::kInvalidArgument,
+                                                      "views_per_model must be a positive multiple of 4");
+  std::vector<CadModel> models;
+  GeneratorOptions generator;
+  for (int64_t k = 0; k < options.generated_models; ++k)
+    models.push_back(generate_model(generator, derive_seed(options.seed, static_cast<uint64_t>(k), 0)));
+  if (options.f360_models > 0) {
+    if (options.f360_dir.empty())
+      return Result<std::vector<EstimatorSample>>::fail(ErrorCode::kInvalidArgument,
+                                                        "f360_models > 0 needs the F360 data folder");
+    auto ids = f360_ids(options.f360_dir, options.f360_split);
+    if (!ids) return ids.error();
+    // Spread the picks over the whole list (the manifest is ordered by complexity).
+    const int64_t available = static_cast<int64_t>(ids->size());
+    const int64_t count = std::min(options.f360_models, available);
+    for (int64_t k = 0; k < count; ++k) {
+      const auto& id = (*ids)[static_cast<size_t>(k * available / count)];
+      auto model = read_cad_json(options.f360_dir + "/json/" + id + ".json");
+      if (model) models.push_back(std::move(*model));
+    }
+  }
+  return render_estimator_samples(models, options.views_per_model, options.image_size, options.seed, options.threads,
+                                  options.progress, skipped);
+}
+
+CropBox frame_mask(const std::vector<uint8_t>& mask, int width, int height, float margin) {
+  int x_min = width, y_min = height, x_max = -1, y_max = -1;
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x)
+      if (mask[static_cast<size_t>(y) * width + x]) {
+        x_min = std::min(x_min, x);
+        x_max = std::max(x_max, x);
+        y_min = std::min(y_min, y);
+        y_max = std::max(y_max, y);
+      }
+  if (x_max < 0) {
+    const float side = static_cast<float>(std::max(width, height));
+    return {(width - side) / 2.0f, (height - side) / 2.0f, side};
+  }
+  const float w = static_cast<float>(x_max - x_min + 1), h = static_cast<float>(y_max - y_min + 1);
+  const float side = std::max(w, h) * (1.0f + 2.0f * margin);
+  const float cx = x_min + w / 2.0f, cy = y_min + h / 2.0f;
+  return {cx - side / 2.0f, cy - side / 2.0f, side};
+}
+
+torch::Tensor crop_resize(const torch::Tensor& image, const CropBox& box, int64_t size, bool bilinear) {
+  const int64_t height = image.size(1), width = image.size(2);
+  const auto steps = (torch::arange(size, torch::kFloat) + 0.5f) * (box.side / static_cast<float>(size));
+  const auto xs = (steps + box.x0) * (2.0f / static_cast<float>(width)) - 1.0f;
+  const auto ys = (steps + box.y0) * (2.0f / static_cast<float>(height)) - 1.0f;
+  const auto grid = torch::stack({xs.view({1, size}).expand({size, size}), ys.view({size, 1}).expand({size, size})}, 2)
+                        .unsqueeze(0);
+  auto options = F::GridSampleFuncOptions().align_corners(false);
+  if (bilinear)
+    options = options.mode(torch::kBilinear).padding_mode(torch::kBorder);
+  else
+    options = options.mode(torch::kNearest).padding_mode(torch::kZeros);
+  return F::grid_sample(image.unsqueeze(0).to(torch::kFloat), grid, options).squeeze(0);
+}
+
+EstimatorBatch make_estimator_batch(const std::vector<const EstimatorSample*>& samples, int64_t size, bool augment,
+                                    std::mt19937_64* rng) {
+  std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+  std::vector<torch::Tensor> rgbs, depths, normals, masks;
+  for (const EstimatorSample* s : samples) {
+    const int64_t n = s->size;
+    auto rgb = torch::from_blob(const_cast<uint8_t*>(s->rgb.data()), {n, n, 3}, torch::kUInt8)
+                   .permute({2, 0, 1})
+                   .to(torch::kFloat)
+                   .div(255.0);
+    auto depth = torch::from_blob(const_cast<uint16_t*>(s->depth.data()), {1, n, n}, torch::kInt16)
+                     .to(torch::kInt32)
+                     .bitwise_and(0xFFFF)
+                     .to(torch::kFloat)
+                     .div(kDepthUnitsPerLength);
+    auto normal = torch::from_blob(const_cast<uint8_t*>(s->normal.data()), {n, n, 3}, torch::kUInt8)
+                      .permute({2, 0, 1})
+                      .to(torch::kFloat)
+                      .div(127.5)
+                      .sub(1.0);
+    auto mask = torch::from_blob(const_cast<uint8_t*>(s->mask.data()), {1, n, n}, torch::kUInt8).gt(127).to(torch::kFloat);
+
+    CropBox box = frame_mask(s->mask, static_cast<int>(n), static_cast<int>(n));
+    bool flip = false;
+    if (augment && rng) {
+      if (uniform(*rng) < 0.25f) {
+        box = {0.0f, 0.0f, static_cast<float>(n)};  // the coarse pass sees whole photos
+      } else {
+        const float margin = 0.03f + 0.3f * uniform(*rng);
+        box = frame_mask(s->mask, static_cast<int>(n), static_cast<int>(n), margin);
+        box.x0 += (uniform(*rng) - 0.5f) * 0.12f * box.side;
+        box.y0 += (uniform(*rng) - 0.5f) * 0.12f * box.side;
+      }
+      flip = uniform(*rng) < 0.5f;
+    }
+    const bool identity = box.x0 == 0.0f && box.y0 == 0.0f && box.side == static_cast<float>(n) && n == size;
+    if (!identity) {
+      rgb = crop_resize(rgb, box, size, true);
+      auto geometry = crop_resize(torch::cat({depth, normal, mask}, 0), box, size, false);
+      depth = geometry.slice(0, 0, 1);
+      normal = geometry.slice(0, 1, 4);
+      mask = geometry.slice(0, 4, 5);
+    }
+    if (flip) {
+      rgb = rgb.flip({2});
+      depth = depth.flip({2});
+      mask = mask.flip({2});
+      normal = normal.flip({2}) * torch::tensor({-1.0f, 1.0f, 1.0f}).view({3, 1, 1});
+    }
+    rgbs.push_back(rgb);
+    depths.push_back(depth);
+    normals.push_back(normal);
+    masks.push_back(mask);
+  }
+  EstimatorBatch batch;
+  batch.rgb = torch::stack(rgbs).contiguous();
+  batch.target.depth = torch::stack(depths).contiguous();
+  batch.target.normal = torch::stack(normals).contiguous();
+  batch.target.mask = torch::stack(masks).contiguous();
+  return batch;
+}
+
+EstimatorConfig small_estimator_config() {
+  EstimatorConfig c;
+  c.data.generated_models = 200;
+  c.data.f360_models = 100;
+  c.data.views_per_model = 8;
+  c.data.seed = 1;
+  c.validation.generated_models = 0;
+  c.validation.f360_models = 60;
+  c.validation.f360_split = "val";
+  c.validation.views_per_model = 4;
+  c.validation.seed = 777;
+  return c;
+}
+
+namespace {
+
+nlohmann::json data_to_json(const EstimatorDataOptions& d) {
+  return {{"generated_models", d.generated_models}, {"f360_models", d.f360_models},
+          {"f360_split", d.f360_split},             {"views_per_model", d.views_per_model},
+          {"seed", d.seed}};
+}
+
+Status data_from_json(const nlohmann::json& j, const std::string& where, EstimatorDataOptions* d) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& k = it.key();
+    if (k == "generated_models") d->generated_models = it->get<int64_t>();
+    else if (k == "f360_models") d->f360_models = it->get<int64_t>();
+    else if (k == "f360_split") d->f360_split = it->get<std::string>();
+    else if (k == "views_per_model") d->views_per_model = it->get<int64_t>();
+    else if (k == "seed") d->seed = it->get<uint64_t>();
+    else return Status::fail(ErrorCode::kParse, where + ": unknown key '" + k + "'");
+  }
+  return {};
+}
+
+}  // namespace
+
+nlohmann::json estimator_config_to_json(const EstimatorConfig& c) {
+  return {{"model", c.model},
+          {"data", data_to_json(c.data)},
+          {"validation", data_to_json(c.validation)},
+          {"train",
+           {{"batch_size", c.train.batch_size},
+            {"steps", c.train.steps},
+            {"lr", c.train.lr},
+            {"warmup_steps", c.train.warmup_steps},
+            {"log_every", c.train.log_every},
+            {"weights", {{"depth", c.train.weights.depth}, {"normal", c.train.weights.normal}, {"mask", c.train.weights.mask}}}}}};
+}
+
+Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const std::string& origin) {
+  EstimatorConfig c = small_estimator_config();
+  try {
+    if (!j.is_object()) return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": not a JSON object");
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& k = it.key();
+      if (k == "model") {
+        for (auto m = it->begin(); m != it->end(); ++m)
+          if (m.key() != "image_size" && m.key() != "base_channels" && m.key() != "levels")
+            return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": model: unknown key '" + m.key() + "'");
+        c.model = it->get<EstimatorOptions>();
+      } else if (k == "data" || k == "validation") {
+        auto s = data_from_json(*it, origin + ": " + k, k == "data" ? &c.data : &c.validation);
+        if (!s) return s.error();
+      } else if (k == "train") {
+        for (auto t = it->begin(); t != it->end(); ++t) {
+          const std::string& tk = t.key();
+          if (tk == "batch_size") c.train.batch_size = t->get<int64_t>();
+          else if (tk == "steps") c.train.steps = t->get<int64_t>();
+          else if (tk == "lr") c.train.lr = t->get<double>();
+          else if (tk == "warmup_steps") c.train.warmup_steps = t->get<int64_t>();
+          else if (tk == "log_every") c.train.log_every = t->get<int64_t>();
+          else if (tk == "weights") {
+            c.train.weights.depth = t->value("depth", c.train.weights.depth);
+            c.train.weights.normal = t->value("normal", c.train.weights.normal);
+            c.train.weights.mask = t->value("mask", c.train.weights.mask);
+          } else {
+            return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": train: unknown key '" + tk + "'");
+          }
+        }
+      } else {
+        return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": unknown key '" + k + "'");
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": " + e.what());
+  }
+  if (c.train.batch_size <= 0 || c.train.steps < 0 || c.model.image_size % (int64_t{1} << c.model.levels) != 0)
+    return Result<EstimatorConfig>::fail(ErrorCode::kInvalidArgument,
+                                         origin + ": batch_size must be > 0 and image_size a multiple of 2^levels");
+  c.data.image_size = c.model.image_size;
+  c.validation.image_size = c.model.image_size;
+  return c;
+}
+
+EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
+                                    int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  EstimatorMetrics sums;
+  for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(batch_size)) {
+    std::vector<const EstimatorSample*> chunk;
+    for (size_t i = start; i < std::min(samples.size(), start + static_cast<size_t>(batch_size)); ++i)
+      chunk.push_back(&samples[i]);
+    const auto batch = make_estimator_batch(chunk, model->options().image_size, false, nullptr);
+    accumulate_metrics(model->forward(batch.rgb), batch.target, &sums);
+  }
+  return finish_metrics(sums);
+}
+
+Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, const std::string& run_dir, uint64_t seed,
+                                              bool progress) {
+  using Clock = std::chrono::steady_clock;
+  EstimatorTrainSummary summary;
+  std::error_code ec;
+  fs::create_directories(run_dir, ec);
+  if (ec) return Result<EstimatorTrainSummary>::fail(ErrorCode::kIo, run_dir + ": cannot create: " + ec.message());
+  auto status = write_file_atomically(run_dir + "/config.json", estimator_config_to_json(config).dump(2) + "\n");
+  if (!status) return status.error();
+
+  const auto render_start = Clock::now();
+  EstimatorDataOptions data = config.data, validation = config.validation;
+  data.image_size = validation.image_size = config.model.image_size;
+  data.progress = validation.progress = progress;
+  int64_t skipped = 0;
+  auto train_samples = make_estimator_samples(data, &skipped);
+  if (!train_samples) return train_samples.error();
+  if (train_samples->empty())
+    return Result<EstimatorTrainSummary>::fail(ErrorCode::kInvalidArgument, "no training samples could be rendered");
+  std::vector<EstimatorSample> val_samples;
+  if (validation.generated_models > 0 || validation.f360_models > 0) {
+    auto v = make_estimator_samples(validation);
+    if (!v) return v.error();
+    val_samples = std::move(*v);
+  }
+  summary.render_seconds = std::chrono::duration<double>(Clock::now() - render_start).count();
+  summary.train_samples = static_cast<int64_t>(train_samples->size());
+  summary.val_samples = static_cast<int64_t>(val_samples.size());
+  if (progress)
+    std::fprintf(stderr, "estimator: %lld train / %lld held-out views rendered in %.0f s (%lld models skipped)\n",
+                 static_cast<long long>(summary.train_samples), static_cast<long long>(summary.val_samples),
+                 summary.render_seconds, static_cast<long long>(skipped));
+
+  seed_everything(seed);
+  DepthNormalEstimator model(config.model);
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.lr));
+  CsvLog log(run_dir + "/log.csv", {"step", "loss", "depth", "normal", "mask", "lr", "seconds"}, 0);
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<size_t> pick(0, train_samples->size() - 1);
+  const auto start = Clock::now();
+  ProgressBar bar("train estimator", config.train.steps, progress);
+  model->train();
+  for (int64_t step = 0; step < config.train.steps; ++step) {
+    const double lr = learning_rate_at(step, config.train.lr, config.train.warmup_steps, config.train.steps, "cosine");
+    set_learning_rate(optimizer, lr);
+    std::vector<const EstimatorSample*> chunk;
+    for (int64_t b = 0; b < config.train.batch_size; ++b) chunk.push_back(&(*train_samples)[pick(rng)]);
+    const auto batch = make_estimator_batch(chunk, config.model.image_size, true, &rng);
+    optimizer.zero_grad();
+    const auto losses = estimator_losses(model->forward(batch.rgb), batch.target, config.train.weights);
+    losses.total.backward();
+    torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
+    optimizer.step();
+    summary.final_loss = losses.total.item<double>();
+    char extra[64];
+    std::snprintf(extra, sizeof extra, "loss %.3f", summary.final_loss);
+    bar.update(step + 1, extra);
+    if ((step + 1) % config.train.log_every == 0 || step + 1 == config.train.steps) {
+      auto fmt = [](double v) { std::ostringstream s; s << v; return s.str(); };
+      log.row({std::to_string(step + 1), fmt(summary.final_loss), fmt(losses.depth.item<double>()),
+               fmt(losses.normal.item<double>()), fmt(losses.mask.item<double>()), fmt(lr),
+               fmt(std::chrono::duration<double>(Clock::now() - start).count())});
+    }
+    summary.steps = step + 1;
+  }
+  bar.finish();
+  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  status = save_estimator(run_dir + "/estimator.pt", model);
+  if (!status) return status.error();
+  if (!val_samples.empty()) summary.val = evaluate_estimator(model, val_samples);
+  nlohmann::json metrics = {{"steps", summary.steps},
+                            {"train_views", summary.train_samples},
+                            {"heldout_views", summary.val_samples},
+                            {"heldout_source", validation.f360_models > 0 ? "f360 " + validation.f360_split
+                                                                          : std::string("generated (unseen seeds)")},
+                            {"train_seconds", summary.seconds},
+                            {"render_seconds", summary.render_seconds},
+                            {"final_train_loss", summary.final_loss},
+                            {"heldout", metrics_to_json(summary.val)}};
+  status = write_file_atomically(run_dir + "/metrics.json", metrics.dump(2) + "\n");
+  if (!status) return status.error();
+  return summary;
+}
+
+}  // namespace cadcrafter::learn

@@ -1,0 +1,121 @@
+// Training data and training loop for the depth/normal estimator (learn/estimator.h).
+//
+// Training pairs are photo-like renders (render/photo.h) with the exact depth, normals and
+// mask of the same camera (render/render_views.h), of procedurally generated parts
+// (data/generator.h) and optionally F360 train models. They are rendered once into memory
+// (a few hundred models x a few views is ~100-300 MB) and re-framed on the fly:
+//
+// Framing. `cadcrafter reconstruct` crops a photo to a square around the object (the mask's
+// bounding box grown by kFramingMargin on every side) and resizes it to the network size.
+// Training shows the network the same framing, with random margins and centre jitter, plus
+// some uncropped full frames (the first, coarse pass of reconstruct sees the whole photo),
+// and random horizontal flips (normal x negated).
+//
+// Run folder: config.json, run.json (by the caller), log.csv, estimator.pt (weights + options,
+// learn/estimator.h), metrics.json (held-out figures: F360 val renders when a data folder is
+// given, otherwise renders of generated parts from seeds the training never sees).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cad/cad_model.h"
+#include "cad/status.h"
+#include "learn/estimator.h"
+
+namespace cadcrafter::learn {
+
+// Extra space around the object's bounding box, as a fraction of its larger side, per side.
+constexpr float kFramingMargin = 0.12f;
+
+// One rendered view, in the renderer's compact encodings (render_views.h).
+struct EstimatorSample {
+  int size = 0;
+  std::vector<uint8_t> rgb;     // size * size * 3 sRGB
+  std::vector<uint16_t> depth;  // size * size, depth * 10000, 0 = background
+  std::vector<uint8_t> normal;  // size * size * 3, (n + 1) * 127.5
+  std::vector<uint8_t> mask;    // size * size, 255 = object
+};
+
+struct EstimatorDataOptions {
+  int64_t generated_models = 160;  // procedural parts
+  int64_t f360_models = 0;         // F360 models of `split` (needs f360_dir)
+  std::string f360_dir;            // ../shared/data/f360 (json/ + manifest.csv)
+  std::string f360_split = "train";
+  int64_t views_per_model = 8;     // multiple of 4 (render sets of 4 views)
+  int64_t image_size = 128;
+  uint64_t seed = 1;
+  int threads = 2;
+  bool progress = true;
+};
+
+// Renders the samples. Models the kernel cannot build are skipped (counted in `skipped`).
+Result<std::vector<EstimatorSample>> make_estimator_samples(const EstimatorDataOptions& options,
+                                                            int64_t* skipped = nullptr);
+
+// Samples of given models (used by the above and by tests).
+std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel>& models, int64_t views_per_model,
+                                                      int64_t image_size, uint64_t seed, int threads,
+                                                      bool progress, int64_t* skipped = nullptr);
+
+// A square crop box in pixels (may extend past the image).
+struct CropBox {
+  float x0 = 0, y0 = 0, side = 0;
+};
+// The reconstruct framing of a mask (255/1 = object): the bounding box grown by `margin` of
+// its larger side per side, squared around its centre. The whole image when the mask is empty.
+CropBox frame_mask(const std::vector<uint8_t>& mask, int width, int height, float margin = kFramingMargin);
+
+// Crops `image` [C, H, W] (float) to `box` and resizes to size x size. Outside the image:
+// replicated border for `bilinear` (photos), zeros for nearest (depth, normals, mask).
+torch::Tensor crop_resize(const torch::Tensor& image, const CropBox& box, int64_t size, bool bilinear);
+
+// A training/evaluation batch: inputs in [0, 1] and decoded targets. `augment` draws random
+// framing and flips from `rng`; without it every sample gets the reconstruct framing.
+struct EstimatorBatch {
+  torch::Tensor rgb;
+  EstimatorTargets target;
+};
+EstimatorBatch make_estimator_batch(const std::vector<const EstimatorSample*>& samples, int64_t size, bool augment,
+                                    std::mt19937_64* rng);
+
+struct EstimatorTrainOptions {
+  int64_t batch_size = 16;
+  int64_t steps = 600;
+  double lr = 2e-3;
+  int64_t warmup_steps = 30;
+  int64_t log_every = 20;
+  EstimatorLossWeights weights;
+};
+
+struct EstimatorConfig {
+  EstimatorOptions model;
+  EstimatorDataOptions data;        // training data
+  EstimatorDataOptions validation;  // held-out data
+  EstimatorTrainOptions train;
+};
+// The CPU default: trains in ~10 minutes on 2 cores.
+EstimatorConfig small_estimator_config();
+nlohmann::json estimator_config_to_json(const EstimatorConfig& c);
+// Unknown keys are an error; missing keys keep the small defaults.
+Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const std::string& origin);
+
+struct EstimatorTrainSummary {
+  int64_t steps = 0, train_samples = 0, val_samples = 0;
+  double seconds = 0.0, render_seconds = 0.0, final_loss = 0.0;
+  EstimatorMetrics val;
+};
+
+// Trains from scratch into run_dir (created; must not hold an estimator.pt unless `force`).
+Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, const std::string& run_dir,
+                                              uint64_t seed, bool progress);
+
+// Metrics of `model` on samples (reconstruct framing, eval mode, no grad).
+EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
+                                    int64_t batch_size = 32);
+
+}  // namespace cadcrafter::learn
