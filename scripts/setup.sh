@@ -18,7 +18,7 @@ PKGS=(
   libocct-foundation-dev libocct-modeling-data-dev libocct-modeling-algorithms-dev
   libocct-data-exchange-dev libocct-ocaf-dev libocct-visualization-dev libtbb-dev
   libhdf5-dev nlohmann-json3-dev libcli11-dev libnanoflann-dev libstb-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libopenblas0-openmp
+  libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libopenblas0-openmp libcpp-httplib-dev
 )
 missing=()
 for p in "${PKGS[@]}"; do
