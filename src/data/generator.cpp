@@ -293,6 +293,35 @@ void add_hole_pattern(Builder& b, Slab& slab, double step) {
   }
 }
 
+// Several equal bosses (pins, feet, standoffs) in a row or on a circle: one Join per boss, as
+// one multi-profile feature splits in DeepCAD.
+void add_boss_pattern(Builder& b, Slab& slab, double step) {
+  Rng& rng = b.rng();
+  const int n = rng.integer(2, 4);
+  if (!b.has_room(n, 4)) return;
+  const double r = snap(rng.range(0.05, 0.12) * slab.min_dim(), step / 2);
+  const bool square = rng.chance(0.3);
+  std::vector<Vec2> centers;
+  if (slab.disc) {
+    const double pitch = rng.range(0.5, 0.75) * slab.radius, a0 = rng.range(0, kPi);
+    for (int i = 0; i < n; ++i)
+      centers.push_back({slab.center.x + pitch * std::cos(a0 + 2 * kPi * i / n), slab.center.y + pitch * std::sin(a0 + 2 * kPi * i / n)});
+  } else {
+    const double sx = slab.half_w * rng.range(0.5, 0.8), sy = slab.half_h * rng.range(0.5, 0.8);
+    const Vec2 corners[4] = {{-sx, -sy}, {sx, -sy}, {sx, sy}, {-sx, sy}};
+    for (int i = 0; i < n; ++i) centers.push_back({slab.center.x + corners[i].x, slab.center.y + corners[i].y});
+  }
+  for (const Vec2& c : centers)
+    for (const auto& [q, qr] : slab.taken)
+      if (std::hypot(c.x - q.x, c.y - q.y) < r + qr + 0.05 * slab.min_dim()) return;
+  const double height = snap(rng.range(0.3, 1.5) * std::max(slab.thickness(), 0.1 * slab.min_dim()), step / 2);
+  for (const Vec2& c : centers) {
+    slab.taken.push_back({c, r * 1.5});
+    b.add(slab.frame.offset(slab.h1), {square ? rectangle_loop(c, 2 * r, 2 * r) : circle_loop(c, r)}, Operation::kJoin,
+          ExtentType::kOneSide, height);
+  }
+}
+
 // A blind pocket cut from the top face.
 void add_pocket(Builder& b, Slab& slab, double step) {
   Rng& rng = b.rng();
@@ -362,7 +391,8 @@ void add_features(Builder& b, Slab& slab, int count, double step, const std::vec
       case 2: add_pocket(b, slab, step); break;
       case 3: add_boss(b, slab, step); break;
       case 4: add_rib(b, slab, step); break;
-      default: add_side_hole(b, slab, step); break;
+      case 5: add_side_hole(b, slab, step); break;
+      default: add_boss_pattern(b, slab, step); break;
     }
   }
 }
@@ -475,8 +505,8 @@ void make_prism_or_plate(Builder& b, const GeneratorOptions& o, const Frame& fra
     b.add(frame, {strips[i]}, Operation::kJoin, base.extent_type, base.extent_one, base.extent_two);
   }
   slab.taken = probe.taken;
-  const int features = feature_count(rng, o.complexity, plate ? 1.4 : 0.3);
-  add_features(b, slab, features, step, {0.17, 0.06, 0.17, 0.32, 0.2, 0.08});
+  const int features = feature_count(rng, o.complexity, plate ? 1.8 : 0.3);
+  add_features(b, slab, features, step, {0.17, 0.06, 0.17, 0.25, 0.15, 0.08, 0.12});
 }
 
 void make_flange(Builder& b, const GeneratorOptions& o, const Frame& frame) {
@@ -612,7 +642,7 @@ void make_block(Builder& b, const GeneratorOptions& o, const Frame& frame) {
   const double half_w = snap(size / 2, step / 2), half_h = snap(size / 2 * rng.range(0.4, 1.0), step / 2);
   const double thickness = snap(size * rng.range(0.25, 0.8), step / 2);
   Slab slab = extrude_base(b, frame, {rectangle_loop({0, 0}, 2 * half_w, 2 * half_h)}, false, {0, 0}, half_w, half_h, thickness, step);
-  add_features(b, slab, std::max(1, feature_count(rng, o.complexity, 1.5)), step, {0.2, 0.05, 0.2, 0.25, 0.1, 0.2});
+  add_features(b, slab, std::max(1, feature_count(rng, o.complexity, 1.5)), step, {0.2, 0.05, 0.2, 0.2, 0.1, 0.2, 0.05});
 }
 
 // Flip an extrude whose normal points down an axis so that it points up: the same solid,
