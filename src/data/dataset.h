@@ -45,7 +45,7 @@ struct DatasetBuildOptions {
   int shard_size = 256;
   int threads = 1;
   int compression_level = 1;   // zlib level of each record
-  int check_timeout_ms = 4000;  // per model kernel check
+  int check_timeout_ms = 15000;  // per model kernel check (generous: a timeout under load would make the output depend on load)
   int64_t limit_per_source = -1;  // F360: only the first N ids (quick builds, tests)
   GeneratorOptions generator;
   bool progress = true;

@@ -32,7 +32,7 @@ struct DatasetCliOptions {
   int shard_size = 256;
   int complexity = 2;
   int64_t limit = -1;
-  int timeout_ms = 4000;
+  int timeout_ms = 15000;
   bool quiet = false;
   // info
   std::string dir;
