@@ -8,6 +8,7 @@
 #include <random>
 #include <set>
 
+#include "cad/deepcad_sketch.h"
 #include "data/sketch_shapes.h"
 #include "util/parallel.h"
 
@@ -751,6 +752,9 @@ CadModel generate_model(const GeneratorOptions& options, uint64_t seed, PartFami
   CadModel& model = b.model();
   for (Extrude& e : model.extrudes) canonicalise_plane(e);
   model.bbox = additive_box(model);
+  // Put loops and curves in the order DeepCAD's reader would give them, so that encode() of
+  // this model equals encode() of its cad_json read back (as for real data).
+  deepcad::reorder_model(model);
   char id[40];
   std::snprintf(id, sizeof id, "synth_%016llx", static_cast<unsigned long long>(seed));
   model.id = id;
