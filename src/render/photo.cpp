@@ -392,36 +392,39 @@ std::vector<uint8_t> render_photo(const Mesh& mesh, const Camera& camera, const 
   std::vector<V3> normals;
   raster.normals(mesh, big, g, &normals);
 
-  const int W = big.width, H = big.height;
+  const int W = big.width;
+  const int w = camera.width, h = camera.height;
   const M3 to_world = big.rotation.transposed();
   const V3 eye = big.position();
-  std::vector<V3> hdr(static_cast<size_t>(W) * H);
-  for (int y = 0; y < H; ++y) {
-    for (int x = 0; x < W; ++x) {
-      const int i = y * W + x;
-      if (g.covered(i)) {
-        const V3 p = big.to_world(Rasterizer::surface_point(big, g, i));
-        const V3 n = to_world * normals[static_cast<size_t>(i)];
-        hdr[static_cast<size_t>(i)] = shade_surface(s, key_shadow, p, n, normalize(eye - p));
-      } else {
-        const V3 ray_cam{(x + 0.5f - big.cx) / big.fx, (y + 0.5f - big.cy) / big.fy, 1.0f};
-        hdr[static_cast<size_t>(i)] = shade_background(s, key_shadow, top_shadow, eye, normalize(to_world * ray_cam),
-                                                       (x + 0.5f) / W, (y + 0.5f) / H);
-      }
-    }
-  }
-
-  // Down to the output size (box filter = antialiasing), then the camera's own effects.
-  const int w = camera.width, h = camera.height;
+  // Shade each output pixel's sub-samples and average them (box filter = antialiasing). The
+  // background is smooth, so it is shaded once per output pixel, and only if some sub-sample
+  // misses the part: the outline gets supersampled, the backdrop costs one sample.
   std::vector<V3> img(static_cast<size_t>(w) * h);
   const float inv = 1.0f / static_cast<float>(ss * ss);
-  for (int y = 0; y < h; ++y)
+  for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
       V3 acc;
-      for (int dy = 0; dy < ss; ++dy)
-        for (int dx = 0; dx < ss; ++dx) acc += hdr[static_cast<size_t>(y * ss + dy) * W + (x * ss + dx)];
+      int misses = 0;
+      for (int dy = 0; dy < ss; ++dy) {
+        for (int dx = 0; dx < ss; ++dx) {
+          const int i = (y * ss + dy) * W + (x * ss + dx);
+          if (!g.covered(i)) {
+            ++misses;
+            continue;
+          }
+          const V3 p = big.to_world(Rasterizer::surface_point(big, g, i));
+          const V3 n = to_world * normals[static_cast<size_t>(i)];
+          acc += shade_surface(s, key_shadow, p, n, normalize(eye - p));
+        }
+      }
+      if (misses > 0) {
+        const V3 ray_cam{(x + 0.5f - camera.cx) / camera.fx, (y + 0.5f - camera.cy) / camera.fy, 1.0f};
+        acc += shade_background(s, key_shadow, top_shadow, eye, normalize(to_world * ray_cam), (x + 0.5f) / w,
+                                (y + 0.5f) / h) * static_cast<float>(misses);
+      }
       img[static_cast<size_t>(y) * w + x] = acc * inv;
     }
+  }
   gaussian_blur(img, w, h, s.blur_sigma);
 
   Image8 out{w, h, 3, std::vector<uint8_t>(static_cast<size_t>(w) * h * 3)};

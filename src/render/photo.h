@@ -27,7 +27,7 @@ namespace cadcrafter {
 
 struct PhotoOptions {
   int supersample = 2;          // render at 2x and average down (antialiased edges)
-  int shadow_map_size = 512;
+  int shadow_map_size = 256;
   float ground_probability = 0.5f;  // else a gradient or noise backdrop
   float max_blur_sigma = 0.9f;      // pixels at the output size
   float max_noise_sigma = 0.03f;    // of full scale, per channel

@@ -64,7 +64,8 @@ Status validate(const RenderOptions& o) {
 }
 
 std::vector<RenderedView> render_views(const Mesh& mesh, const RenderOptions& options, uint64_t seed,
-                                       Normalization* normalization, int threads) {
+                                       Normalization* normalization, int threads,
+                                       const std::function<void()>& on_view_done) {
   const Normalization norm = unit_sphere_normalization(mesh);
   if (normalization) *normalization = norm;
   const Mesh unit = apply_normalization(mesh, norm);
@@ -79,6 +80,7 @@ std::vector<RenderedView> render_views(const Mesh& mesh, const RenderOptions& op
                                                                                  options, photo_seed);
     views[static_cast<size_t>(i)].set = set;
     views[static_cast<size_t>(i)].view = view;
+    if (on_view_done) on_view_done();
   });
   return views;
 }

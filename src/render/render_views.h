@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,8 @@ struct RenderedView {
 // its rasteriser buffers between calls: reuse one ViewRenderer per thread.
 class ViewRenderer {
  public:
+  // Back faces are culled (closed, outward-wound kernel meshes); see Rasterizer.
+  ViewRenderer() { raster_.set_cull_back_faces(true); }
   RenderedView render(const Mesh& normalized_mesh, const Camera& camera, const RenderOptions& options,
                       uint64_t photo_seed = 0);
 
@@ -69,8 +72,10 @@ RenderedView render_view(const Mesh& normalized_mesh, const Camera& camera);
 
 // All sets x views of `mesh` (any units; it is normalised here). Deterministic for a seed.
 // `threads` > 1 renders views in parallel (the dataset builder uses 1 and parallelises models).
+// `on_view_done` (optional, called from worker threads) is for progress bars.
 std::vector<RenderedView> render_views(const Mesh& mesh, const RenderOptions& options, uint64_t seed,
-                                       Normalization* normalization = nullptr, int threads = 1);
+                                       Normalization* normalization = nullptr, int threads = 1,
+                                       const std::function<void()>& on_view_done = {});
 
 // Checks sizes, counts and modalities; the message names the bad option.
 Status validate(const RenderOptions& options);

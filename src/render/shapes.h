@@ -19,7 +19,7 @@ Mesh make_cylinder_mesh(float cx, float cy, float radius, float z0, float z1, in
 void append_mesh(Mesh* a, const Mesh& b);
 
 // A bracket-like part: a base plate, an upright wall and two cylindrical bosses; about
-// 4 * segments + 24 triangles (segments = 256 gives ~1k, 1250 gives ~5k).
+// 8 * segments + 24 triangles (segments = 256 gives ~2k, 625 gives ~5k).
 Mesh make_demo_part_mesh(int segments = 256);
 
 }  // namespace cadcrafter
