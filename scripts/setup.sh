@@ -17,7 +17,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git nodejs
   libocct-foundation-dev libocct-modeling-data-dev libocct-modeling-algorithms-dev
   libocct-data-exchange-dev libocct-ocaf-dev libocct-visualization-dev libtbb-dev
-  libhdf5-dev nlohmann-json3-dev libcli11-dev libnanoflann-dev libstb-dev
+  libhdf5-dev nlohmann-json3-dev libcli11-dev libnanoflann-dev libstb-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libopenblas0-openmp libcpp-httplib-dev
 )
 missing=()
