@@ -468,11 +468,11 @@ const SampleInfo& DatasetReader::info(size_t i) const {
   return shards_[shard]->info(record);
 }
 
-Result<DatasetSample> DatasetReader::get(size_t i) const {
+Result<DatasetSample> DatasetReader::get(size_t i, bool images) const {
   if (i >= index_.size())
     return Result<DatasetSample>::fail(ErrorCode::kInvalidArgument, "sample " + std::to_string(i) + " out of range (" + std::to_string(index_.size()) + " samples)");
   const auto& [shard, record] = index_[i];
-  return shards_[shard]->read(record);
+  return shards_[shard]->read(record, images);
 }
 
 std::vector<size_t> DatasetReader::indices(const std::string& split, const std::string& source) const {

@@ -84,7 +84,8 @@ class DatasetReader {
   // False while a build is still running (or was stopped): only finished shards are listed.
   bool complete() const { return manifest_.value("complete", false); }
   const SampleInfo& info(size_t i) const;
-  Result<DatasetSample> get(size_t i) const;
+  // images = false: only info and the vector (about 50x cheaper; for sequence-only training).
+  Result<DatasetSample> get(size_t i, bool images = true) const;
   // Indices of the samples with this split ("" = any) and source ("" = any), ascending.
   std::vector<size_t> indices(const std::string& split, const std::string& source = "") const;
   const std::vector<std::shared_ptr<ShardFile>>& shards() const { return shards_; }

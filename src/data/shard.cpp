@@ -277,7 +277,7 @@ ShardFile::~ShardFile() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Result<DatasetSample> ShardFile::read(size_t i) const {
+Result<DatasetSample> ShardFile::read(size_t i, bool images) const {
   using R = Result<DatasetSample>;
   if (i >= infos_.size()) return R::fail(ErrorCode::kInvalidArgument, path_ + ": sample " + std::to_string(i) + " out of range (" + std::to_string(infos_.size()) + ")");
   const uint64_t begin = offsets_[i], end = offsets_[i + 1];
@@ -289,6 +289,31 @@ Result<DatasetSample> ShardFile::read(size_t i) const {
     return R::fail(ErrorCode::kParse, path_ + ": corrupt record " + std::to_string(i) + " (size field disagrees with the index)");
   const std::string payload = record.substr(kRecordHeaderBytes);
   if (crc(payload) != want_crc) return R::fail(ErrorCode::kParse, path_ + ": checksum mismatch in record " + std::to_string(i) + " (corrupt file)");
+  if (!images) {
+    // The vector and the normalisation lead the payload: inflate only that prefix.
+    const size_t prefix = kShardVecRows * kShardVecCols * sizeof(int16_t) + 4 * sizeof(float);
+    std::string head(prefix, '\0');
+    z_stream z{};
+    if (inflateInit(&z) != Z_OK) return R::fail(ErrorCode::kInternal, "zlib inflateInit failed");
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(payload.data()));
+    z.avail_in = static_cast<uInt>(payload.size());
+    z.next_out = reinterpret_cast<Bytef*>(head.data());
+    z.avail_out = static_cast<uInt>(prefix);
+    int rc = Z_OK;
+    while (z.avail_out > 0 && rc == Z_OK) rc = inflate(&z, Z_NO_FLUSH);
+    const bool complete = z.avail_out == 0;
+    inflateEnd(&z);
+    if (!complete || raw_size < prefix) return R::fail(ErrorCode::kParse, path_ + ": record " + std::to_string(i) + " does not inflate (corrupt file)");
+    DatasetSample sample;
+    sample.info = infos_[i];
+    std::memcpy(sample.vec.data(), head.data(), sample.vec.size() * sizeof(int16_t));
+    const char* p = head.data() + sample.vec.size() * sizeof(int16_t);
+    for (float& v : sample.norm_center) v = get<float>(p), p += 4;
+    sample.norm_scale = get<float>(p);
+    sample.views = layout_.views;
+    sample.size = layout_.size;
+    return sample;
+  }
   std::string raw(raw_size, '\0');
   uLongf raw_len = raw_size;
   if (uncompress(reinterpret_cast<Bytef*>(raw.data()), &raw_len, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uLong>(payload.size())) != Z_OK ||

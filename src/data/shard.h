@@ -103,7 +103,8 @@ class ShardFile {
   const nlohmann::json& meta() const { return meta_; }
   const std::string& path() const { return path_; }
   uint64_t file_bytes() const { return file_bytes_; }
-  Result<DatasetSample> read(size_t i) const;
+  // images = false fills only info, vec and the normalisation (inflates just the first ~2 KB).
+  Result<DatasetSample> read(size_t i, bool images = true) const;
 
  private:
   ShardFile() = default;

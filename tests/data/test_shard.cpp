@@ -85,6 +85,13 @@ TEST(Shard, WriteReadRoundTripIsExact) {
       expect_same(samples[i], *got);
     }
     EXPECT_FALSE((*shard)->read(5).ok());
+    // Vector-only reads give the same vector without images.
+    auto light = (*shard)->read(3, false);
+    ASSERT_TRUE(light.ok()) << light.error().message;
+    EXPECT_EQ(light->vec, samples[3].vec);
+    EXPECT_EQ(light->info.id, samples[3].info.id);
+    EXPECT_EQ(light->norm_scale, samples[3].norm_scale);
+    EXPECT_TRUE(light->depth.empty());
   }
 }
 
