@@ -13,6 +13,8 @@
 #include <BRepBuilderAPI_MakeFace.hxx>
 #include <BRepBuilderAPI_MakeWire.hxx>
 #include <BRepCheck.hxx>
+#include <BRepGProp.hxx>
+#include <GProp_GProps.hxx>
 #include <BRepCheck_Analyzer.hxx>
 #include <BRep_Tool.hxx>
 #include <BRepPrimAPI_MakePrism.hxx>
@@ -168,16 +170,24 @@ Result<CheckedLoop> check_loop(const Loop& loop, const std::string& where, doubl
     return Result<CheckedLoop>::fail(ErrorCode::kGeometry, where + " is open (gap " + fmt(closing_gap) + " between curve " +
                                                                std::to_string(out.curves.back().index) + " end and curve " +
                                                                std::to_string(out.curves.front().index) + " start)");
-  // Orientation from the polygon through every end point and arc mid point.
-  std::vector<Vec2> poly;
-  for (const PlacedCurve& pc : out.curves) {
-    poly.push_back(pc.a);
-    if (pc.curve->type == CurveType::kArc) poly.push_back(pc.curve->mid);
-  }
+  // Exact signed area: the polygon of the end points, plus or minus each arc's circular
+  // segment (plus when the arc bulges to the right of its chord, i.e. out of a
+  // counter-clockwise loop).
   double area2 = 0.0;
-  for (size_t i = 0; i < poly.size(); ++i) {
-    const Vec2 p = poly[i], q = poly[(i + 1) % poly.size()];
-    area2 += p.x * q.y - q.x * p.y;
+  for (const PlacedCurve& pc : out.curves) {
+    area2 += pc.a.x * pc.b.y - pc.b.x * pc.a.y;
+    if (pc.curve->type != CurveType::kArc) continue;
+    const Vec2 m = pc.curve->mid;
+    const double side = cross(pc.a, pc.b, m);  // > 0: mid left of the chord
+    const double chord = dist(pc.a, pc.b);
+    const double radius = chord * dist(pc.b, m) * dist(m, pc.a) / (2.0 * std::abs(side));
+    // The mid point and the centre are on opposite sides of the chord for a minor arc; the
+    // mid point sees the chord at an obtuse angle exactly then.
+    const double half = std::asin(std::min(1.0, chord / (2.0 * radius)));
+    const bool minor = (pc.a.x - m.x) * (pc.b.x - m.x) + (pc.a.y - m.y) * (pc.b.y - m.y) < 0;
+    const double sweep = minor ? 2.0 * half : 2.0 * M_PI - 2.0 * half;
+    const double segment = 0.5 * radius * radius * (sweep - std::sin(sweep));
+    area2 += 2.0 * (side > 0 ? -segment : segment);
   }
   out.signed_area = 0.5 * area2;
   if (std::abs(out.signed_area) <= tol * tol)
@@ -332,14 +342,24 @@ TopoDS_Face make_profile_face(const CheckedExtrude& ce, bool check_face, const s
   // The plane's own (u, v) follow (x, normal x x); a left-handed sketch frame mirrors its
   // loops, so their orientation flips.
   const double handed = f.right_handed ? 1.0 : -1.0;
+  // The outer loop is the one enclosing the largest area. DeepCAD puts the loop with the
+  // smallest bounding-box corner first, which is the outline except when a hole touches the
+  // outline's left side; Fusion (and FreeCAD) pick the outline geometrically.
+  size_t outer = 0;
+  for (size_t k = 1; k < ce.loops.size(); ++k)
+    if (std::abs(ce.loops[k].signed_area) > std::abs(ce.loops[outer].signed_area)) outer = k;
   std::vector<TopoDS_Wire> wires;
   for (size_t k = 0; k < ce.loops.size(); ++k) {
     const std::string at = where + ", loop " + std::to_string(k);
     TopoDS_Wire w = make_wire(ce.loops[k], f, ce.lo, at);
     const bool ccw = ce.loops[k].signed_area * handed > 0;
-    const bool want_ccw = k == 0;  // outer counter-clockwise, holes clockwise
+    const bool want_ccw = k == outer;  // outer counter-clockwise, holes clockwise
     if (ccw != want_ccw) w.Reverse();
-    wires.push_back(w);
+    if (k == outer) {
+      wires.insert(wires.begin(), w);
+    } else {
+      wires.push_back(w);
+    }
   }
   BRepBuilderAPI_MakeFace make(plane, wires[0], Standard_True);
   if (!make.IsDone()) throw Standard_Failure((where + ": cannot build the profile face").c_str());
@@ -348,9 +368,18 @@ TopoDS_Face make_profile_face(const CheckedExtrude& ce, bool check_face, const s
   if (check_face && !BRepCheck_Analyzer(face).IsValid()) {
     ShapeFix_Face fix(face);
     fix.Perform();
-    face = fix.Face();
-    if (!BRepCheck_Analyzer(face).IsValid())
-      throw Standard_Failure((where + ": profile face is invalid (" + first_check_problem(face) + ")").c_str());
+    const TopoDS_Face fixed = fix.Face();
+    if (BRepCheck_Analyzer(fixed).IsValid()) return fixed;
+    // BRepCheck also flags loops that merely touch (a hole tangent to the outline), which
+    // Fusion and DeepCAD build fine. Accept the face when its area is the profile's exact
+    // area (outer minus holes); a crossing loop or a hole outside the outline changes it.
+    double expected = 2.0 * std::abs(ce.loops[outer].signed_area);
+    for (const CheckedLoop& loop : ce.loops) expected -= std::abs(loop.signed_area);
+    GProp_GProps props;
+    BRepGProp::SurfaceProperties(face, props);
+    expected *= ce.frame.x.Crossed(ce.frame.y).Magnitude();  // sketch units -> model units
+    if (!(expected > 0) || std::abs(props.Mass() - expected) > 1e-6 * expected)
+      throw Standard_Failure((where + ": profile face is invalid (" + first_check_problem(fixed) + ")").c_str());
   }
   return face;
 }

@@ -57,6 +57,18 @@ TEST(Compile, HoleIsSubtractedWhateverItsOrientation) {
   EXPECT_NEAR(p.area, 2 * (16.0 - M_PI - 0.25) + 16.0 + 2 * M_PI + 2.0, 1e-6);
 }
 
+TEST(Compile, HoleTouchingTheOutlineIsBuilt) {
+  // A circle tangent to the bottom edge and an arc-sided hole: BRepCheck calls such faces
+  // "intersecting wires"; Fusion builds them, so must we (face area = outer - holes).
+  const Loop touching{{circle(2, 1, 1)}};
+  const ShapeProperties p = props_of(model_of({extrude(Profile{{rect(0, 0, 4, 4), touching}}, 1.0)}));
+  EXPECT_NEAR(p.volume, 16.0 - M_PI, 1e-6);
+  // The outline is found by area, not by position: here the hole comes first and touches
+  // the outline's left side, so DeepCAD's bounding-box order would call it the outline.
+  const Loop left_hole{{circle(1, 2, 1)}};
+  EXPECT_NEAR(props_of(model_of({extrude(Profile{{left_hole, rect(0, 0, 4, 4)}}, 1.0)})).volume, 16.0 - M_PI, 1e-6);
+}
+
 TEST(Compile, ClockwiseOuterLoopStillGivesPositiveVolume) {
   Loop cw = rect(0, 0, 2, 2);
   std::reverse(cw.curves.begin(), cw.curves.end());
