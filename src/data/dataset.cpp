@@ -135,6 +135,7 @@ nlohmann::json build_config(const DatasetBuildOptions& o) {
           {"shard_size", o.shard_size},
           {"limit_per_source", o.limit_per_source},
           {"generator_complexity", o.generator.complexity},
+          {"generator_version", kGeneratorVersion},
           {"format_version", kShardVersion}};
 }
 

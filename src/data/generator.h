@@ -20,6 +20,10 @@
 
 namespace cadcrafter {
 
+// Bumped whenever generate_model's output for a seed changes; datasets record it, so a resumed
+// build never mixes shards from two generator versions.
+constexpr int kGeneratorVersion = 2;
+
 struct GeneratorOptions {
   // 1 = mostly single plates and prisms, 2 = the default mix (tuned toward F360 statistics),
   // 3 = more features per part. Scales the number of features, not the part size.
