@@ -335,7 +335,8 @@ TopoDS_Wire make_wire(const CheckedLoop& loop, const Frame& f, double offset, co
 
 std::string first_check_problem(const TopoDS_Shape& shape);
 
-TopoDS_Face make_profile_face(const CheckedExtrude& ce, bool check_face, const std::string& where) {
+// The profile region: one face, or (for touching loops) the faces of a 2D boolean.
+TopoDS_Shape make_profile_face(const CheckedExtrude& ce, bool check_face, const std::string& where) {
   const Frame& f = ce.frame;
   const gp_Pnt origin = f.origin.Translated(gp_Vec(f.normal) * ce.lo);
   const gp_Pln plane(gp_Ax3(origin, f.normal, gp_Dir(gp_Vec(f.normal).Crossed(f.x).Crossed(gp_Vec(f.normal)))));
@@ -371,15 +372,24 @@ TopoDS_Face make_profile_face(const CheckedExtrude& ce, bool check_face, const s
     const TopoDS_Face fixed = fix.Face();
     if (BRepCheck_Analyzer(fixed).IsValid()) return fixed;
     // BRepCheck also flags loops that merely touch (a hole tangent to the outline), which
-    // Fusion and DeepCAD build fine. Accept the face when its area is the profile's exact
-    // area (outer minus holes); a crossing loop or a hole outside the outline changes it.
+    // Fusion and DeepCAD build fine, but such a face breaks later booleans. Rebuild the
+    // region as the outline's face minus each hole's face (a 2D boolean splits it cleanly),
+    // and accept it when its area is the profile's exact area; a crossing loop or a hole
+    // outside the outline changes the area.
+    TopoDS_Shape region = BRepBuilderAPI_MakeFace(plane, wires[0], Standard_True).Face();
+    for (size_t k = 1; k < wires.size(); ++k) {
+      BRepAlgoAPI_Cut cut(region, BRepBuilderAPI_MakeFace(plane, wires[k], Standard_True).Face());
+      if (!cut.IsDone() || cut.HasErrors()) throw Standard_Failure((where + ": profile face is invalid (" + first_check_problem(fixed) + ")").c_str());
+      region = cut.Shape();
+    }
     double expected = 2.0 * std::abs(ce.loops[outer].signed_area);
     for (const CheckedLoop& loop : ce.loops) expected -= std::abs(loop.signed_area);
-    GProp_GProps props;
-    BRepGProp::SurfaceProperties(face, props);
     expected *= ce.frame.x.Crossed(ce.frame.y).Magnitude();  // sketch units -> model units
+    GProp_GProps props;
+    BRepGProp::SurfaceProperties(region, props);
     if (!(expected > 0) || std::abs(props.Mass() - expected) > 1e-6 * expected)
       throw Standard_Failure((where + ": profile face is invalid (" + first_check_problem(fixed) + ")").c_str());
+    return region;
   }
   return face;
 }
@@ -432,7 +442,7 @@ Result<Solid> build(const CadModel& model, const std::vector<CheckedExtrude>& ch
     *stage = where;
     if (progress->expired())
       return Result<Solid>::fail(ErrorCode::kTimeout, "timed out at " + where + " (limit " + std::to_string(options.timeout_ms) + " ms)");
-    const TopoDS_Face face = make_profile_face(checked[i], options.check_faces, where);
+    const TopoDS_Shape face = make_profile_face(checked[i], options.check_faces, where);
     const gp_Vec sweep = gp_Vec(checked[i].frame.normal) * (checked[i].hi - checked[i].lo);
     BRepPrimAPI_MakePrism prism(face, sweep, Standard_False, Standard_True);
     if (!prism.IsDone() || prism.Shape().IsNull())
