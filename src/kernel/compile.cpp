@@ -379,7 +379,8 @@ TopoDS_Shape make_profile_face(const CheckedExtrude& ce, bool check_face, const 
     TopoDS_Shape region = BRepBuilderAPI_MakeFace(plane, wires[0], Standard_True).Face();
     for (size_t k = 1; k < wires.size(); ++k) {
       BRepAlgoAPI_Cut cut(region, BRepBuilderAPI_MakeFace(plane, wires[k], Standard_True).Face());
-      if (!cut.IsDone() || cut.HasErrors()) throw Standard_Failure((where + ": profile face is invalid (" + first_check_problem(fixed) + ")").c_str());
+      if (!cut.IsDone() || cut.HasErrors())
+        throw Standard_Failure((where + ": profile face is invalid (" + first_check_problem(fixed) + ")").c_str());
       region = cut.Shape();
     }
     double expected = 2.0 * std::abs(ce.loops[outer].signed_area);
