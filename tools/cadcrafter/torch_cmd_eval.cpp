@@ -3,6 +3,11 @@
 // eval.json + eval.md + run.json into the output folder.
 //
 // For an autoencoder run it measures reconstruction (encode the ground truth, decode).
+// For a diffusion run it generates from the rendered views of each model (set 0, the first
+// --views views), keeping the first of --samples candidates that builds, and scores the
+// nearest-neighbour retrieval baseline next to it (the training model whose mean backbone
+// feature over the same views is closest in cosine similarity; its ground-truth vector is the
+// answer).
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -11,8 +16,11 @@
 #include <string>
 
 #include "command.h"
+#include "data/dataset.h"
+#include "kernel/batch_check.h"
 #include "kernel/check.h"
 #include "learn/ae_trainer.h"
+#include "learn/condition_trainer.h"
 #include "learn/cad_eval.h"
 #include "learn/checkpoint.h"
 #include "util/atomic_file.h"
@@ -39,6 +47,113 @@ int finish(int code) {
   return code;
 }
 
+Status write_outputs(const std::string& out, const nlohmann::json& j, const std::string& md, uint64_t seed) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) return Status::fail(ErrorCode::kIo, out + ": cannot create folder: " + ec.message());
+  nlohmann::json info = make_run_info(saved_argc(), saved_argv());
+  info["seed"] = seed;
+  if (auto st = write_file_atomically((fs::path(out) / "eval.json").string(), j.dump(2) + "\n"); !st) return st;
+  if (auto st = write_file_atomically((fs::path(out) / "eval.md").string(), md); !st) return st;
+  return write_file_atomically((fs::path(out) / "run.json").string(), info.dump(2) + "\n");
+}
+
+int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
+  const char* name = "eval";
+  auto model = learn::load_diffusion(o.model, device);
+  if (!model) return fail(name, model.error().message);
+  auto reader = DatasetReader::open(o.data);
+  if (!reader) return fail(name, reader.error().message + " (diffusion eval needs dataset shards)");
+  auto indices = reader->indices(o.split);
+  if (indices.empty()) return fail(name, o.data + ": no samples in split '" + o.split + "'");
+  if (o.limit > 0 && static_cast<int64_t>(indices.size()) > o.limit) indices.resize(static_cast<size_t>(o.limit));
+  auto read_vecs = [&](const std::vector<size_t>& idx, std::vector<learn::VecRows>* out) -> Status {
+    for (size_t i : idx) {
+      auto s = reader->get(i);
+      if (!s) return s.error();
+      learn::VecRows rows;
+      for (const auto& r : s->vec_rows()) rows.push_back(r);
+      out->push_back(learn::trim_at_eos(rows));
+    }
+    return {};
+  };
+  std::vector<learn::VecRows> gts;
+  if (auto st = read_vecs(indices, &gts); !st) return fail(name, st.error().message);
+  std::vector<const learn::VecRows*> targets;
+  for (const auto& g : gts) targets.push_back(&g);
+
+  auto feats = learn::compute_features(o.data, indices, model->backbone, !o.quiet);
+  if (!feats) return fail(name, feats.error().message);
+  const int64_t max_views = model->config.diffusion.max_views;
+  const int64_t views = std::min<int64_t>({o.views, max_views, learn::dataset_views_per_set(o.data), feats->size(1)});
+  const int64_t n = feats->size(0), fdim = feats->size(3);
+  auto cond = torch::zeros({n, max_views, 2, fdim});
+  cond.narrow(1, 0, views).copy_(feats->narrow(1, 0, views));
+  auto present = torch::zeros({n, max_views}, torch::kBool);
+  present.narrow(1, 0, views).fill_(true);
+
+  std::vector<learn::VecRows> preds(static_cast<size_t>(n));
+  std::vector<bool> chosen(static_cast<size_t>(n), false);
+  const int samples = std::max(1, o.samples);
+  for (int k = 0; k < samples; ++k) {
+    std::fprintf(stderr, "eval: sampling candidate %d/%d for %lld models\n", k + 1, samples, static_cast<long long>(n));
+    auto z = learn::sample_latents(*model, cond, present, o.seed + static_cast<uint64_t>(k), device);
+    torch::NoGradGuard no_grad;
+    auto decoded = model->autoencoder->decode(z.to(device), learn::kMaxSeqLen);
+    auto vecs = learn::logits_to_vecs(decoded.command_logits, decoded.args_logits);
+    for (int64_t i = 0; i < n; ++i) {
+      if (chosen[static_cast<size_t>(i)]) continue;
+      CheckOptions copt;
+      copt.check_validity = true;
+      const bool last = k + 1 == samples;
+      if (last || check_vec(vecs[static_cast<size_t>(i)], copt).valid) {
+        preds[static_cast<size_t>(i)] = vecs[static_cast<size_t>(i)];
+        chosen[static_cast<size_t>(i)] = true;
+      }
+    }
+  }
+  learn::CadEvalOptions eopt;
+  eopt.geometry = !o.no_geometry;
+  eopt.seed = o.seed;
+  eopt.threads = std::max(1, o.threads);
+  eopt.progress = !o.quiet;
+  auto report = learn::evaluate_sequences(preds, targets, eopt);
+
+  // Retrieval baseline over the training split.
+  auto train_idx = reader->indices("train");
+  torch::Tensor train_feats;
+  if (fs::exists(model->features_cache)) {
+    std::vector<torch::Tensor> cached;
+    torch::load(cached, model->features_cache);
+    if (!cached.empty() && cached[0].size(0) == static_cast<int64_t>(train_idx.size())) train_feats = cached[0];
+  }
+  if (!train_feats.defined()) {
+    auto tf = learn::compute_features(o.data, train_idx, model->backbone, !o.quiet);
+    if (!tf) return fail(name, tf.error().message);
+    train_feats = *tf;
+  }
+  auto describe = [&](const torch::Tensor& f) {
+    return torch::nn::functional::normalize(f.narrow(1, 0, views).mean({1, 2}), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  };
+  auto nearest = torch::matmul(describe(*feats), describe(train_feats).t()).argmax(1);
+  std::vector<learn::VecRows> train_vecs;
+  std::vector<size_t> picked;
+  for (int64_t i = 0; i < n; ++i) picked.push_back(train_idx[static_cast<size_t>(nearest[i].item<int64_t>())]);
+  if (auto st = read_vecs(picked, &train_vecs); !st) return fail(name, st.error().message);
+  auto retrieval = learn::evaluate_sequences(train_vecs, targets, eopt);
+
+  nlohmann::json j = {{"model", o.model},  {"data", o.data},       {"split", o.split},
+                      {"views", views},    {"samples", samples},   {"task", "image_to_cad"},
+                      {"diffusion", learn::report_to_json(report)}, {"retrieval_baseline", learn::report_to_json(retrieval)}};
+  std::string md = "# Evaluation of " + o.model + " on " + o.split + " (" + std::to_string(views) + " view(s), " +
+                   std::to_string(samples) + " sample(s))\n\n" + learn::report_to_markdown("Latent diffusion", report) + "\n" +
+                   learn::report_to_markdown("Nearest-neighbour retrieval baseline", retrieval);
+  const std::string out = o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v")).string() : o.out;
+  if (auto st = write_outputs(out, j, md, o.seed); !st) return finish(fail(name, st.error().message));
+  std::printf("%swrote %s/eval.json and eval.md\n", md.c_str(), out.c_str());
+  return finish(0);
+}
+
 int run_eval(const EvalCliOptions& o) {
   const char* name = "eval";
   learn::ensure_omp_proc_bind(saved_argc(), saved_argv());
@@ -51,7 +166,8 @@ int run_eval(const EvalCliOptions& o) {
   if (!config_text) return fail(name, config_text.error().message);
   auto config_json = nlohmann::json::parse(*config_text, nullptr, false);
   const std::string kind = config_json.is_object() ? config_json.value("kind", "ae") : "";
-  if (kind != "ae") return fail(name, o.model + ": evaluation of '" + kind + "' models is not available yet (ae is)");
+  if (kind == "diffusion") return eval_diffusion(o, *device);
+  if (kind != "ae") return fail(name, o.model + ": cannot evaluate a '" + kind + "' run (ae and diffusion runs can be)");
 
   auto model = learn::load_autoencoder(o.model, *device);
   if (!model) return fail(name, model.error().message);
@@ -74,20 +190,11 @@ int run_eval(const EvalCliOptions& o) {
   auto report = learn::evaluate_sequences(predicted, targets, eopt);
 
   const std::string out = o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split)).string() : o.out;
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  if (ec) return finish(fail(name, out + ": cannot create folder: " + ec.message()));
   nlohmann::json j = {{"model", o.model}, {"data", data->source}, {"split", o.split}, {"task", "ae_reconstruction"},
                       {"reconstruction", learn::report_to_json(report)}};
   std::string md = "# Evaluation of " + o.model + " on " + o.split + "\n\n" +
                    learn::report_to_markdown("Autoencoder reconstruction", report);
-  nlohmann::json info = make_run_info(saved_argc(), saved_argv());
-  info["seed"] = o.seed;
-  if (auto st = write_file_atomically((fs::path(out) / "eval.json").string(), j.dump(2) + "\n"); !st)
-    return finish(fail(name, st.error().message));
-  if (auto st = write_file_atomically((fs::path(out) / "eval.md").string(), md); !st) return finish(fail(name, st.error().message));
-  if (auto st = write_file_atomically((fs::path(out) / "run.json").string(), info.dump(2) + "\n"); !st)
-    return finish(fail(name, st.error().message));
+  if (auto st = write_outputs(out, j, md, o.seed); !st) return finish(fail(name, st.error().message));
   std::printf("%s", md.c_str());
   std::printf("wrote %s/eval.json and eval.md\n", out.c_str());
   return finish(0);

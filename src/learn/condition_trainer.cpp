@@ -1,0 +1,589 @@
+#include "learn/condition_trainer.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <set>
+
+#include "data/dataset.h"
+#include "learn/checkpoint.h"
+#include "util/atomic_file.h"
+#include "util/progress.h"
+
+namespace cadcrafter::learn {
+namespace fs = std::filesystem;
+
+// ---------------------------------------------------------------- configs
+
+namespace {
+
+template <typename T>
+Status read_section(const nlohmann::json& j, const char* key, T* out, const std::string& origin) {
+  if (!j.contains(key)) return {};
+  const nlohmann::json defaults = *out;
+  if (!j[key].is_object()) return Status::fail(ErrorCode::kParse, origin + ": '" + key + "' must be an object");
+  for (auto it = j[key].begin(); it != j[key].end(); ++it)
+    if (!defaults.contains(it.key())) return Status::fail(ErrorCode::kParse, origin + ": " + key + ": unknown key '" + it.key() + "'");
+  try {
+    *out = j[key].get<T>();
+  } catch (const nlohmann::json::exception& e) {
+    return Status::fail(ErrorCode::kParse, origin + ": " + key + ": " + e.what());
+  }
+  return {};
+}
+
+Status check_top_level(const nlohmann::json& j, const std::set<std::string>& allowed, const std::string& origin) {
+  if (!j.is_object()) return Status::fail(ErrorCode::kParse, origin + ": config must be a JSON object");
+  for (auto it = j.begin(); it != j.end(); ++it)
+    if (!allowed.count(it.key())) return Status::fail(ErrorCode::kParse, origin + ": unknown key '" + it.key() + "'");
+  return {};
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const DiffusionSettings& o) {
+  j = {{"max_views", o.max_views},     {"timesteps", o.timesteps},     {"schedule", o.schedule},
+       {"condition_dropout", o.condition_dropout}, {"distill_weight", o.distill_weight}, {"sampler", o.sampler},
+       {"sample_steps", o.sample_steps}, {"eta", o.eta}};
+}
+void from_json(const nlohmann::json& j, DiffusionSettings& o) {
+  o.max_views = j.value("max_views", o.max_views);
+  o.timesteps = j.value("timesteps", o.timesteps);
+  o.schedule = j.value("schedule", o.schedule);
+  o.condition_dropout = j.value("condition_dropout", o.condition_dropout);
+  o.distill_weight = j.value("distill_weight", o.distill_weight);
+  o.sampler = j.value("sampler", o.sampler);
+  o.sample_steps = j.value("sample_steps", o.sample_steps);
+  o.eta = j.value("eta", o.eta);
+}
+
+Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin) {
+  BackboneConfig c;
+  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "train"}, origin); !st) return st.error();
+  if (auto st = read_section(j, "backbone", &c.backbone, origin); !st) return st.error();
+  if (auto st = read_section(j, "train", &c.train, origin); !st) return st.error();
+  c.image_size = j.value("image_size", c.image_size);
+  if (c.image_size < 16 || c.backbone.feature_dim < 1 || c.backbone.base_channels < 1 || c.train.max_steps < 1 ||
+      c.train.batch_size < 1 || c.train.checkpoint_every < 1 || c.train.log_every < 1)
+    return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": sizes and steps must be positive (image_size >= 16)");
+  return c;
+}
+
+nlohmann::json backbone_config_to_json(const BackboneConfig& c) {
+  return {{"kind", "backbone"}, {"backbone", c.backbone}, {"image_size", c.image_size}, {"train", c.train}};
+}
+
+Result<DiffusionConfig> parse_diffusion_config(const nlohmann::json& j, const std::string& origin) {
+  DiffusionConfig c;
+  if (auto st = check_top_level(j, {"kind", "comment", "geometry", "denoiser", "diffusion", "train"}, origin); !st)
+    return st.error();
+  if (auto st = read_section(j, "geometry", &c.geometry, origin); !st) return st.error();
+  if (auto st = read_section(j, "denoiser", &c.denoiser, origin); !st) return st.error();
+  if (auto st = read_section(j, "diffusion", &c.diffusion, origin); !st) return st.error();
+  if (auto st = read_section(j, "train", &c.train, origin); !st) return st.error();
+  const auto& d = c.diffusion;
+  if (d.max_views < 1 || d.timesteps < 2 || (d.schedule != "linear" && d.schedule != "cosine") ||
+      (d.sampler != "ddim" && d.sampler != "ddpm") || d.sample_steps < 1)
+    return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument,
+                                         origin + ": diffusion: max_views >= 1, timesteps >= 2, schedule linear|cosine, sampler ddim|ddpm");
+  if (c.geometry.d_model % c.geometry.n_heads || c.denoiser.d_model % c.denoiser.n_heads)
+    return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument, origin + ": d_model must be a multiple of n_heads");
+  if (c.train.max_steps < 1 || c.train.batch_size < 1 || c.train.checkpoint_every < 1 || c.train.log_every < 1)
+    return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument, origin + ": train sizes and steps must be positive");
+  c.denoiser.cond_dim = c.geometry.d_model;
+  return c;
+}
+
+nlohmann::json diffusion_config_to_json(const DiffusionConfig& c) {
+  return {{"kind", "diffusion"}, {"geometry", c.geometry}, {"denoiser", c.denoiser}, {"diffusion", c.diffusion}, {"train", c.train}};
+}
+
+ConditionalPriorImpl::ConditionalPriorImpl(const DiffusionConfig& config) {
+  geometry = register_module("geometry", GeometryEncoder(config.geometry));
+  LatentDenoiserOptions d = config.denoiser;
+  d.cond_dim = config.geometry.d_model;
+  denoiser = register_module("denoiser", LatentDenoiser(d));
+}
+
+torch::Tensor ConditionalPriorImpl::forward(const torch::Tensor& z_t, const torch::Tensor& t, const torch::Tensor& features,
+                                            const torch::Tensor& view_present) {
+  auto enc = geometry->forward(features, view_present);
+  return denoiser->forward(z_t, t, enc.condition, enc.tokens, enc.padding);
+}
+
+// ---------------------------------------------------------------- shared loop
+
+namespace {
+
+struct LoopHooks {
+  // One optimiser step at `step`; returns the loss and adds the samples it used.
+  std::function<double(int64_t step, int64_t* samples)> train_step;
+  // A validation figure (lower is better) and its name, or NaN when there is nothing to validate.
+  std::function<double()> validate;
+};
+
+std::string fmt(double v, const char* f = "%.5g") {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+Result<AeTrainSummary> run_loop(const std::string& label, const TrainOptions& opt, const RunContext& ctx,
+                                torch::nn::Module& model, torch::optim::Optimizer& optimizer, const LoopHooks& hooks) {
+  using Clock = std::chrono::steady_clock;
+  const fs::path run(ctx.run_dir);
+  const std::string ckpt = (run / "checkpoint.pt").string();
+  CheckpointState state;
+  double elapsed_before = 0.0;
+  if (ctx.resume) {
+    auto loaded = load_checkpoint(ckpt, model, &optimizer);
+    if (!loaded) return loaded.error();
+    state = *loaded;
+    elapsed_before = state.extra.value("elapsed_s", 0.0);
+  }
+  CsvLog log((run / "log.csv").string(), {"step", "loss", "lr", "samples_per_s", "val", "elapsed_s"}, ctx.resume ? state.step : 0);
+  AeTrainSummary summary;
+  ProgressBar bar(label, opt.max_steps, ctx.progress);
+  bar.update(state.step);
+  const auto t0 = Clock::now();
+  auto window_start = t0;
+  double window_loss = 0.0;
+  int64_t window_steps = 0, window_samples = 0, total_samples = 0, steps_this_call = 0;
+  bool out_of_time = false;
+  auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(Clock::now() - t0).count(); };
+  auto save = [&]() -> Status {
+    state.extra["elapsed_s"] = elapsed();
+    return save_checkpoint(ckpt, model, optimizer, state);
+  };
+  while (state.step < opt.max_steps) {
+    const double time_fraction = opt.time_limit_min > 0 ? elapsed() / (60.0 * opt.time_limit_min) : 0.0;
+    const auto schedule_step = static_cast<int64_t>(static_cast<double>(opt.max_steps) *
+                                                    std::max(static_cast<double>(state.step) / static_cast<double>(opt.max_steps), time_fraction));
+    const double lr = learning_rate_at(std::max(state.step, std::min(schedule_step, opt.max_steps)), opt.lr, opt.warmup_steps,
+                                       opt.max_steps, opt.lr_schedule);
+    set_learning_rate(optimizer, lr);
+    model.train();
+    int64_t samples = 0;
+    const double loss = hooks.train_step(state.step, &samples);
+    ++state.step;
+    ++steps_this_call;
+    window_loss += loss;
+    ++window_steps;
+    window_samples += samples;
+    total_samples += samples;
+    summary.final_train_loss = loss;
+    out_of_time = time_fraction >= 1.0;
+    const bool last = state.step == opt.max_steps || out_of_time;
+    const bool val_due = last || (opt.val_every > 0 && state.step % opt.val_every == 0);
+    if (state.step % opt.log_every == 0 || val_due) {
+      const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
+      const double sps = secs > 0 ? static_cast<double>(window_samples) / secs : 0.0;
+      double val = std::nan("");
+      if (val_due && hooks.validate) {
+        model.eval();
+        val = hooks.validate();
+      }
+      log.row({std::to_string(state.step), fmt(window_loss / static_cast<double>(window_steps)), fmt(lr), fmt(sps, "%.1f"),
+               std::isnan(val) ? "" : fmt(val), fmt(elapsed(), "%.1f")});
+      bar.update(state.step, "loss " + fmt(window_loss / static_cast<double>(window_steps), "%.4f") + "  " + fmt(sps, "%.0f") +
+                                 " samples/s" + (std::isnan(val) ? "" : "  val " + fmt(val, "%.4f")));
+      window_loss = 0.0;
+      window_steps = window_samples = 0;
+      window_start = Clock::now();
+    } else {
+      bar.update(state.step);
+    }
+    const bool stop_now = ctx.stop_after_steps > 0 && steps_this_call >= ctx.stop_after_steps;
+    if (last || stop_now || state.step % opt.checkpoint_every == 0)
+      if (auto st = save(); !st) return st.error();
+    if (stop_now || out_of_time) break;
+  }
+  bar.finish();
+  summary.steps = state.step;
+  summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  summary.samples_per_second = summary.seconds > 0 ? static_cast<double>(total_samples) / summary.seconds : 0.0;
+  if (state.step >= opt.max_steps || out_of_time)
+    if (auto st = save_weights((run / "model.pt").string(), model); !st) return st.error();
+  return summary;
+}
+
+Status prepare_run_dir(const RunContext& ctx, const nlohmann::json& config, const nlohmann::json& extra_info) {
+  const fs::path run(ctx.run_dir);
+  std::error_code ec;
+  fs::create_directories(run, ec);
+  if (ec) return Status::fail(ErrorCode::kIo, ctx.run_dir + ": cannot create folder: " + ec.message());
+  const bool has_ckpt = fs::exists(run / "checkpoint.pt");
+  if (!ctx.resume && has_ckpt) return Status::fail(ErrorCode::kInvalidArgument, ctx.run_dir + " already holds a run; pass --resume or choose another -o");
+  if (ctx.resume && !has_ckpt) return Status::fail(ErrorCode::kInvalidArgument, ctx.run_dir + ": nothing to resume (no checkpoint.pt)");
+  if (auto st = write_file_atomically((run / "config.json").string(), config.dump(2) + "\n"); !st) return st;
+  nlohmann::json info = ctx.run_info;
+  info.update(extra_info);
+  info["seed"] = ctx.seed;
+  info["device"] = ctx.device.str();
+  info["torch_threads"] = torch::get_num_threads();
+  info["resumed"] = ctx.resume;
+  return write_file_atomically((run / "run.json").string(), info.dump(2) + "\n");
+}
+
+// Latents z of every sample (by dataset index) from the autoencoder.
+Result<torch::Tensor> latents_for(const DatasetReader& reader, const std::vector<size_t>& indices, CadAutoencoder& ae,
+                                  const torch::Device& device) {
+  std::vector<VecRows> rows(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) {
+    auto s = reader.get(indices[i]);
+    if (!s) return s.error();
+    for (const auto& r : s->vec_rows()) rows[i].push_back(r);
+    rows[i] = trim_at_eos(rows[i]);
+  }
+  std::vector<const VecRows*> ptrs;
+  for (const auto& r : rows) ptrs.push_back(&r);
+  return encode_latents(ae, ptrs, device);
+}
+
+int64_t views_per_set(const DatasetReader& reader) {
+  const auto& m = reader.manifest();
+  if (m.contains("config") && m["config"].is_object()) return m["config"].value("views_per_set", int64_t{4});
+  return 4;
+}
+
+torch::Tensor resize_images(const torch::Tensor& images, int64_t size) {
+  if (images.size(-1) == size) return images;
+  return torch::nn::functional::adaptive_avg_pool2d(images, torch::nn::functional::AdaptiveAvgPool2dFuncOptions({size, size}));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- backbone
+
+namespace {
+
+class BackboneWithHeadImpl : public torch::nn::Module {
+ public:
+  BackboneWithHeadImpl(const ConvBackboneOptions& o, int64_t z_dim) {
+    backbone = register_module("backbone", ConvBackbone(o));
+    head = register_module("head", torch::nn::Linear(o.feature_dim, z_dim));
+  }
+  torch::Tensor forward(const torch::Tensor& images) { return head(backbone(images)); }
+  ConvBackbone backbone{nullptr};
+  torch::nn::Linear head{nullptr};
+};
+TORCH_MODULE(BackboneWithHead);
+
+}  // namespace
+
+Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const BackboneConfig& config,
+                                      const ConditionRunContext& ctx) {
+  auto reader = DatasetReader::open(dataset_dir);
+  if (!reader) return reader.error();
+  auto ae = load_autoencoder(ctx.ae_run, ctx.device);
+  if (!ae) return ae.error();
+  auto train_idx = reader->indices("train"), val_idx = reader->indices("val");
+  if (train_idx.empty()) return Result<AeTrainSummary>::fail(ErrorCode::kInvalidArgument, dataset_dir + ": no training samples");
+  nlohmann::json cfg = backbone_config_to_json(config);
+  cfg["ae_run"] = fs::absolute(ctx.ae_run).string();
+  if (auto st = prepare_run_dir(ctx, cfg, {{"stage", "backbone"}, {"data", dataset_dir}}); !st) return st.error();
+  seed_everything(ctx.seed);
+
+  // Images of every sample, pooled to image_size and kept as float16 ([N, V, 2, 3, s, s]).
+  auto load_images = [&](const std::vector<size_t>& idx) -> Result<torch::Tensor> {
+    std::vector<torch::Tensor> all;
+    ProgressBar bar("load images", static_cast<int64_t>(idx.size()), ctx.progress);
+    for (size_t i : idx) {
+      auto s = reader->get(i);
+      if (!s) return s.error();
+      auto img = images_from_sample(*s);  // [V, 2, 3, S, S]
+      const int64_t v = img.size(0);
+      img = resize_images(img.view({v * 2, 3, img.size(3), img.size(4)}), config.image_size);
+      all.push_back(img.view({v, 2, 3, config.image_size, config.image_size}).to(torch::kHalf));
+      bar.add(1);
+    }
+    bar.finish();
+    return torch::stack(all);
+  };
+  auto train_images = load_images(train_idx);
+  if (!train_images) return train_images.error();
+  auto z_train = latents_for(*reader, train_idx, *ae, ctx.device);
+  if (!z_train) return z_train.error();
+  std::vector<size_t> val_small(val_idx.begin(), val_idx.begin() + static_cast<long>(std::min<size_t>(val_idx.size(), 64)));
+  auto val_images = load_images(val_small);
+  if (!val_images) return val_images.error();
+  auto z_val = latents_for(*reader, val_small, *ae, ctx.device);
+  if (!z_val) return z_val.error();
+
+  BackboneWithHead model(config.backbone, (*ae)->options().z_dim);
+  model->to(ctx.device);
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.lr));
+  const int64_t n = train_images->size(0), views = train_images->size(1);
+  LoopHooks hooks;
+  hooks.train_step = [&](int64_t step, int64_t* samples) {
+    // Random (sample, view, modality) images; the draw depends only on (seed, step).
+    std::mt19937_64 rng(ctx.seed * 7919ULL + static_cast<uint64_t>(step));
+    std::vector<int64_t> si, vi, mi;
+    for (int64_t b = 0; b < config.train.batch_size; ++b) {
+      si.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(n)));
+      vi.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(views)));
+      mi.push_back(static_cast<int64_t>(rng() % 2));
+    }
+    auto s_t = torch::tensor(si), v_t = torch::tensor(vi), m_t = torch::tensor(mi);
+    auto images = train_images->index({s_t, v_t, m_t}).to(torch::kFloat).to(ctx.device);
+    auto target = z_train->index({s_t}).to(ctx.device);
+    auto loss = torch::mse_loss(model->forward(images), target);
+    optimizer.zero_grad();
+    loss.backward();
+    if (config.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.train.grad_clip);
+    optimizer.step();
+    *samples = config.train.batch_size;
+    return loss.item<double>();
+  };
+  hooks.validate = [&]() -> double {
+    if (val_images->size(0) == 0) return std::nan("");
+    torch::NoGradGuard no_grad;
+    // First view of each modality of up to 64 val models: MSE to z.
+    double total = 0.0;
+    for (int64_t m = 0; m < 2; ++m) {
+      auto images = val_images->select(1, 0).select(1, m).to(torch::kFloat).to(ctx.device);
+      total += torch::mse_loss(model->forward(images), z_val->to(ctx.device)).item<double>();
+    }
+    return total / 2.0;
+  };
+  auto summary = run_loop("train backbone", config.train, ctx, *model, optimizer, hooks);
+  if (!summary) return summary;
+  // The frozen backbone alone, for feature extraction.
+  if (fs::exists(fs::path(ctx.run_dir) / "model.pt"))
+    if (auto st = save_weights((fs::path(ctx.run_dir) / "backbone.pt").string(), *model->backbone); !st) return st.error();
+  return summary;
+}
+
+Result<LoadedBackbone> load_backbone(const std::string& path, const torch::Device& device) {
+  LoadedBackbone out;
+  if (fs::is_regular_file(path)) {
+    auto ts = TorchScriptBackbone::load(path, 64, device);
+    if (!ts) return ts.error();
+    out.extractor = *ts;
+    out.image_size = 64;
+    return out;
+  }
+  auto text = read_file((fs::path(path) / "config.json").string());
+  if (!text) return text.error();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded()) return Result<LoadedBackbone>::fail(ErrorCode::kParse, path + "/config.json: not JSON");
+  auto config = parse_backbone_config(j, path + "/config.json");
+  if (!config) return config.error();
+  ConvBackbone net(config->backbone);
+  if (auto st = load_weights((fs::path(path) / "backbone.pt").string(), *net); !st) return st.error();
+  net->to(device);
+  out.extractor = std::make_shared<ConvFeatureExtractor>(net);
+  out.image_size = config->image_size;
+  return out;
+}
+
+Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std::vector<size_t>& indices,
+                                       LoadedBackbone& backbone, bool progress) {
+  auto reader = DatasetReader::open(dataset_dir);
+  if (!reader) return reader.error();
+  std::vector<torch::Tensor> out;
+  ProgressBar bar("features", static_cast<int64_t>(indices.size()), progress);
+  for (size_t i : indices) {
+    auto s = reader->get(i);
+    if (!s) return s.error();
+    auto img = images_from_sample(*s);
+    const int64_t v = img.size(0);
+    auto flat = resize_images(img.view({v * 2, 3, img.size(3), img.size(4)}), backbone.image_size);
+    out.push_back(backbone.extractor->extract(flat).to(torch::kCPU).view({v, 2, -1}));
+    bar.add(1);
+  }
+  bar.finish();
+  if (out.empty()) return torch::zeros({0});
+  return torch::stack(out);
+}
+
+// ---------------------------------------------------------------- diffusion
+
+Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const DiffusionConfig& config_in,
+                                       const ConditionRunContext& ctx) {
+  DiffusionConfig config = config_in;
+  auto reader = DatasetReader::open(dataset_dir);
+  if (!reader) return reader.error();
+  auto ae = load_autoencoder(ctx.ae_run, ctx.device);
+  if (!ae) return ae.error();
+  auto backbone = load_backbone(ctx.backbone, ctx.device);
+  if (!backbone) return backbone.error();
+  auto train_idx = reader->indices("train"), val_idx = reader->indices("val");
+  if (train_idx.empty()) return Result<AeTrainSummary>::fail(ErrorCode::kInvalidArgument, dataset_dir + ": no training samples");
+  if (val_idx.size() > 64) val_idx.resize(64);
+  config.geometry.feature_dim = backbone->extractor->feature_dim();
+  config.denoiser.z_dim = (*ae)->options().z_dim;
+  config.denoiser.cond_dim = config.geometry.d_model;
+  nlohmann::json cfg = diffusion_config_to_json(config);
+  cfg["ae_run"] = fs::absolute(ctx.ae_run).string();
+  cfg["backbone"] = fs::absolute(ctx.backbone).string();
+  if (auto st = prepare_run_dir(ctx, cfg, {{"stage", "diffusion"}, {"data", dataset_dir}}); !st) return st.error();
+  seed_everything(ctx.seed);
+
+  auto z_train = latents_for(*reader, train_idx, *ae, ctx.device);
+  if (!z_train) return z_train.error();
+  auto z_val = latents_for(*reader, val_idx, *ae, ctx.device);
+  if (!z_val) return z_val.error();
+  // Features are cached: the backbone is frozen, so they never change.
+  const std::string cache = (fs::path(ctx.run_dir) / "features.pt").string();
+  torch::Tensor f_train, f_val;
+  if (fs::exists(cache)) {
+    std::vector<torch::Tensor> cached;
+    torch::load(cached, cache);
+    f_train = cached.at(0);
+    f_val = cached.at(1);
+  } else {
+    auto ft = compute_features(dataset_dir, train_idx, *backbone, ctx.progress);
+    if (!ft) return ft.error();
+    auto fv = compute_features(dataset_dir, val_idx, *backbone, ctx.progress);
+    if (!fv) return fv.error();
+    f_train = *ft;
+    f_val = *fv;
+    std::vector<torch::Tensor> to_cache = {f_train, f_val};
+    if (auto st = write_atomically(cache, [&](const std::string& tmp) -> Status {
+          torch::save(to_cache, tmp);
+          return {};
+        });
+        !st)
+      return st.error();
+  }
+  const int64_t per_set = std::max<int64_t>(1, views_per_set(*reader));
+  const int64_t total_views = f_train.size(1);
+  const int64_t sets = std::max<int64_t>(1, total_views / per_set);
+  const int64_t max_views = std::min(config.diffusion.max_views, per_set);
+
+  ConditionalPrior prior(config);
+  prior->to(ctx.device);
+  torch::optim::Adam optimizer(prior->parameters(), torch::optim::AdamOptions(config.train.lr));
+  NoiseSchedule schedule(config.diffusion.timesteps, config.diffusion.schedule);
+  const int64_t n = f_train.size(0);
+
+  // Gathers `k` views of set `set` of sample `s` into slots 0..k-1 of [max_views, 2, F].
+  auto gather = [&](const torch::Tensor& feats, int64_t s, int64_t set, const std::vector<int64_t>& view_ids) {
+    auto out = torch::zeros({max_views, 2, feats.size(3)});
+    for (size_t k = 0; k < view_ids.size(); ++k) out[static_cast<int64_t>(k)] = feats[s][set * per_set + view_ids[k]];
+    return out;
+  };
+
+  LoopHooks hooks;
+  hooks.train_step = [&](int64_t step, int64_t* samples) {
+    std::mt19937_64 rng(ctx.seed * 104729ULL + static_cast<uint64_t>(step));
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    const int64_t batch = config.train.batch_size;
+    std::vector<torch::Tensor> feats, feats_all;
+    auto present = torch::zeros({batch, max_views}, torch::kBool);
+    auto present_all = torch::zeros({batch, max_views}, torch::kBool);
+    std::vector<int64_t> sample_ids;
+    for (int64_t b = 0; b < batch; ++b) {
+      const auto s = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+      const auto set = static_cast<int64_t>(rng() % static_cast<uint64_t>(sets));
+      std::vector<int64_t> order(static_cast<size_t>(per_set));
+      std::iota(order.begin(), order.end(), 0);
+      std::shuffle(order.begin(), order.end(), rng);
+      const int64_t k = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(max_views));
+      std::vector<int64_t> chosen(order.begin(), order.begin() + k);
+      std::sort(chosen.begin(), chosen.end());
+      const bool drop = unit(rng) < config.diffusion.condition_dropout;
+      feats.push_back(drop ? torch::zeros({max_views, 2, f_train.size(3)}) : gather(f_train, s, set, chosen));
+      if (!drop)
+        for (int64_t v = 0; v < k; ++v) present[b][v] = true;
+      std::vector<int64_t> first(order.begin(), order.begin() + max_views);
+      std::sort(first.begin(), first.end());
+      feats_all.push_back(gather(f_train, s, set, first));
+      for (int64_t v = 0; v < max_views; ++v) present_all[b][v] = true;
+      sample_ids.push_back(s);
+    }
+    auto f = torch::stack(feats).to(ctx.device);
+    auto pres = present.to(ctx.device);
+    auto z0 = z_train->index({torch::tensor(sample_ids)}).to(ctx.device);
+    auto t = torch::randint(0, schedule.steps(), {batch}, torch::TensorOptions().dtype(torch::kLong)).to(ctx.device);
+    auto noise = torch::randn_like(z0);
+    auto z_t = schedule.add_noise(z0, t, noise);
+    auto loss = torch::mse_loss(prior->forward(z_t, t, f, pres), z0);
+    if (config.diffusion.distill_weight > 0.0) {
+      auto teacher = prior->geometry->forward(torch::stack(feats_all).to(ctx.device), present_all.to(ctx.device)).condition;
+      auto one = torch::zeros({batch, max_views}, torch::kBool);
+      one.select(1, 0).fill_(true);
+      auto student = prior->geometry->forward(torch::stack(feats_all).to(ctx.device), one.to(ctx.device)).condition;
+      loss = loss + config.diffusion.distill_weight * cosine_distillation_loss(student, teacher);
+    }
+    optimizer.zero_grad();
+    loss.backward();
+    if (config.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(prior->parameters(), config.train.grad_clip);
+    optimizer.step();
+    *samples = batch;
+    return loss.item<double>();
+  };
+  hooks.validate = [&]() -> double {
+    // Mean squared error of DDIM-sampled latents (1 view: the first of set 0) against the true z.
+    if (f_val.size(0) == 0) return std::nan("");
+    torch::NoGradGuard no_grad;
+    auto f = torch::zeros({f_val.size(0), max_views, 2, f_val.size(3)});
+    f.select(1, 0).copy_(f_val.select(1, 0));
+    auto pres = torch::zeros({f_val.size(0), max_views}, torch::kBool);
+    pres.select(1, 0).fill_(true);
+    f = f.to(ctx.device);
+    pres = pres.to(ctx.device);
+    Denoiser d = [&](const torch::Tensor& z, const torch::Tensor& t) { return prior->forward(z, t, f, pres); };
+    SamplerOptions so;
+    so.steps = 20;
+    so.seed = ctx.seed;
+    auto z = sample_ddim(d, schedule, f_val.size(0), z_val->size(1), so, ctx.device);
+    return torch::mse_loss(z.to(torch::kCPU), *z_val).item<double>();
+  };
+  return run_loop("train diffusion", config.train, ctx, *prior, optimizer, hooks);
+}
+
+// ---------------------------------------------------------------- generation
+
+Result<LoadedDiffusion> load_diffusion(const std::string& run_dir, const torch::Device& device) {
+  const fs::path run(run_dir);
+  auto text = read_file((run / "config.json").string());
+  if (!text) return text.error();
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Result<LoadedDiffusion>::fail(ErrorCode::kParse, run_dir + "/config.json: not JSON");
+  const std::string ae_run = j.value("ae_run", ""), backbone = j.value("backbone", "");
+  j.erase("ae_run");
+  j.erase("backbone");
+  auto config = parse_diffusion_config(j, run_dir + "/config.json");
+  if (!config) return config.error();
+  LoadedDiffusion out;
+  out.config = *config;
+  auto ae = load_autoencoder(ae_run, device);
+  if (!ae) return Result<LoadedDiffusion>::fail(ae.error().code, "autoencoder of " + run_dir + ": " + ae.error().message);
+  out.autoencoder = *ae;
+  auto bb = load_backbone(backbone, device);
+  if (!bb) return Result<LoadedDiffusion>::fail(bb.error().code, "backbone of " + run_dir + ": " + bb.error().message);
+  out.backbone = *bb;
+  out.prior = ConditionalPrior(out.config);
+  if (auto st = load_weights((run / "model.pt").string(), *out.prior); !st) return st.error();
+  out.prior->to(device);
+  out.prior->eval();
+  out.features_cache = (run / "features.pt").string();
+  return out;
+}
+
+torch::Tensor sample_latents(LoadedDiffusion& model, const torch::Tensor& features, const torch::Tensor& view_present,
+                             uint64_t seed, const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const auto& d = model.config.diffusion;
+  NoiseSchedule schedule(d.timesteps, d.schedule);
+  auto f = features.to(device);
+  auto present = view_present.to(device);
+  Denoiser denoiser = [&](const torch::Tensor& z, const torch::Tensor& t) { return model.prior->forward(z, t, f, present); };
+  SamplerOptions so;
+  so.steps = d.sample_steps;
+  so.eta = d.eta;
+  so.seed = seed;
+  const int64_t z_dim = model.autoencoder->options().z_dim;
+  return d.sampler == "ddpm" ? sample_ddpm(denoiser, schedule, f.size(0), z_dim, so, device)
+                             : sample_ddim(denoiser, schedule, f.size(0), z_dim, so, device);
+}
+
+int64_t dataset_views_per_set(const std::string& dataset_dir) {
+  auto reader = DatasetReader::open(dataset_dir);
+  return reader ? views_per_set(*reader) : 4;
+}
+
+}  // namespace cadcrafter::learn

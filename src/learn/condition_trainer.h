@@ -1,0 +1,110 @@
+// The image-conditioned stages: the image backbone and the latent diffusion model
+// (geometry encoder + denoiser), trained on dataset shards (src/data/dataset.h) with a trained
+// autoencoder providing the target latents z.
+//
+// `train backbone`: ConvBackbone + a linear head regress z of the model from each single depth
+// or normal image (MSE). Frozen afterwards.
+// `train diffusion`: features of every view and modality are computed once with the frozen
+// backbone (ConvBackbone run or TorchScript file) and cached in the run folder; the geometry
+// encoder and the denoiser are trained jointly: each sample gets a random subset of 1..max_views
+// views, t ~ U{0..T-1}, loss ||z0_hat - z0||^2 (+ distill_weight x cosine loss between the
+// 1-view and the all-view condition, the paper's multi-view -> single-view distillation).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cad/status.h"
+#include "learn/ae_trainer.h"
+#include "learn/geometry_encoder.h"
+#include "learn/image_backbone.h"
+#include "learn/latent_diffusion.h"
+#include "learn/noise_schedule.h"
+#include "learn/samplers.h"
+
+namespace cadcrafter::learn {
+
+struct BackboneConfig {
+  ConvBackboneOptions backbone;
+  int64_t image_size = 64;  // images are average-pooled to this size first
+  TrainOptions train;
+};
+Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin);
+nlohmann::json backbone_config_to_json(const BackboneConfig& c);
+
+struct DiffusionSettings {
+  int64_t max_views = 4;
+  int64_t timesteps = 1000;
+  std::string schedule = "linear";
+  double condition_dropout = 0.1;  // classifier-free guidance training
+  double distill_weight = 0.0;     // > 0: add the 1-view -> all-views cosine distillation loss
+  std::string sampler = "ddim";    // for eval: "ddim" or "ddpm"
+  int64_t sample_steps = 50;
+  double eta = 0.0;
+};
+struct DiffusionConfig {
+  GeometryEncoderOptions geometry;
+  LatentDenoiserOptions denoiser;
+  DiffusionSettings diffusion;
+  TrainOptions train;
+};
+Result<DiffusionConfig> parse_diffusion_config(const nlohmann::json& j, const std::string& origin);
+nlohmann::json diffusion_config_to_json(const DiffusionConfig& c);
+
+// Geometry encoder + denoiser as one module (one checkpoint).
+class ConditionalPriorImpl : public torch::nn::Module {
+ public:
+  explicit ConditionalPriorImpl(const DiffusionConfig& config);
+  // features [B, V, 2, F], view_present [B, V] -> predicted z0.
+  torch::Tensor forward(const torch::Tensor& z_t, const torch::Tensor& t, const torch::Tensor& features,
+                        const torch::Tensor& view_present);
+  GeometryEncoder geometry{nullptr};
+  LatentDenoiser denoiser{nullptr};
+};
+TORCH_MODULE(ConditionalPrior);
+
+struct ConditionRunContext : RunContext {
+  std::string ae_run;         // trained autoencoder folder
+  std::string backbone;       // backbone run folder, or a TorchScript file (diffusion only)
+};
+
+Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const BackboneConfig& config,
+                                      const ConditionRunContext& context);
+Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const DiffusionConfig& config,
+                                       const ConditionRunContext& context);
+
+// A feature extractor from a backbone run folder (config.json + model.pt) or a TorchScript file,
+// plus the image size it expects.
+struct LoadedBackbone {
+  std::shared_ptr<FeatureExtractor> extractor;
+  int64_t image_size = 64;
+};
+Result<LoadedBackbone> load_backbone(const std::string& path, const torch::Device& device);
+
+// Per-sample features [N, V, 2, F] of `indices` (in order), computed with `backbone`.
+Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std::vector<size_t>& indices,
+                                       LoadedBackbone& backbone, bool progress);
+
+// A trained diffusion run with everything it needs to generate: its config, the prior, the
+// autoencoder and the backbone recorded in its config.json.
+struct LoadedDiffusion {
+  DiffusionConfig config;
+  ConditionalPrior prior{nullptr};
+  CadAutoencoder autoencoder{nullptr};
+  LoadedBackbone backbone;
+  std::string features_cache;  // <run>/features.pt (training-set features), may not exist
+};
+Result<LoadedDiffusion> load_diffusion(const std::string& run_dir, const torch::Device& device);
+
+// Latents for features [B, V, 2, F] with view_present [B, V] (V <= max_views), sampled with the
+// run's sampler and step count; deterministic for `seed`.
+torch::Tensor sample_latents(LoadedDiffusion& model, const torch::Tensor& features, const torch::Tensor& view_present,
+                             uint64_t seed, const torch::Device& device);
+
+// Views per rendering set of a dataset (dataset.json config.views_per_set, default 4).
+int64_t dataset_views_per_set(const std::string& dataset_dir);
+
+}  // namespace cadcrafter::learn

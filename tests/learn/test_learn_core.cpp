@@ -1,0 +1,204 @@
+// Vocabulary, batching, masks, losses, metrics, configs and data loading of the learning layer.
+#include <cmath>
+#include <fstream>
+
+#include "cad/cad_vec.h"
+#include "learn/ae_trainer.h"
+#include "learn/cad_tokens.h"
+#include "learn/checkpoint.h"
+#include "learn/losses.h"
+#include "learn/vec_dataset.h"
+#include "learn_test_data.h"
+#include "test_support.h"
+
+namespace cadcrafter::learn {
+namespace {
+using testdata::row;
+
+TEST(LearnTokens, ArgumentMaskIsTheCodecs) {
+  for (int c = 0; c < kNumCommands; ++c)
+    for (int a = 0; a < kNumArgs; ++a)
+      EXPECT_EQ(command_args_mask()[c][a], cadcrafter::command_args_mask()[c][a]) << "cmd " << c << " arg " << a;
+}
+
+TEST(LearnTokens, BatchPadsWithEosRows) {
+  VecRows a = {row(kSol), row(kLine, {{1, 5}, {2, 6}}), row(kEos)};
+  VecRows b = {row(kSol), row(kCircle, {{1, 1}, {2, 2}, {5, 3}}), row(kExt, {{6, 7}, {15, 0}, {16, 0}}), row(kEos)};
+  auto batch = make_vec_batch({&a, &b});
+  ASSERT_EQ(batch.commands.sizes(), (std::vector<int64_t>{2, 4}));
+  ASSERT_EQ(batch.args.sizes(), (std::vector<int64_t>{2, 4, 16}));
+  EXPECT_EQ(batch.commands[0][3].item<int64_t>(), kEos);
+  EXPECT_EQ(batch.args[0][3].max().item<int64_t>(), -1);
+  EXPECT_EQ(batch.args[1][1][4].item<int64_t>(), 3);
+  EXPECT_EQ(batch.args[1][2][5].item<int64_t>(), 7);
+  // Fixed length: padded to 60, or truncated with a forced final EOS.
+  EXPECT_EQ(make_vec_batch({&a}, kMaxSeqLen).commands.size(1), kMaxSeqLen);
+  auto cut = make_vec_batch({&b}, 2);
+  EXPECT_EQ(cut.commands[0][1].item<int64_t>(), kEos);
+}
+
+TEST(LearnTokens, PaddingAndGroupMasks) {
+  auto commands = torch::tensor({kSol, kLine, kExt, kSol, kCircle, kExt, kEos, kEos}, torch::kLong).unsqueeze(0);
+  auto before = rows_before_eos(commands).to(torch::kLong);
+  auto through = rows_through_first_eos(commands).to(torch::kLong);
+  auto group = extrude_group_index(commands);
+  EXPECT_TRUE(torch::equal(before, torch::tensor({1, 1, 1, 1, 1, 1, 0, 0}, torch::kLong).unsqueeze(0)));
+  EXPECT_TRUE(torch::equal(through, torch::tensor({1, 1, 1, 1, 1, 1, 1, 0}, torch::kLong).unsqueeze(0)));
+  EXPECT_TRUE(torch::equal(group, torch::tensor({0, 0, 0, 1, 1, 1, 2, 2}, torch::kLong).unsqueeze(0)));
+}
+
+TEST(LearnTokens, LogitsToVecsMasksUnusedArgsAndStopsAtEos) {
+  auto cmd_logits = torch::zeros({1, 4, kNumCommands});
+  auto arg_logits = torch::zeros({1, 4, kNumArgs, kArgClasses});
+  cmd_logits[0][0][kLine] = 1;
+  cmd_logits[0][1][kEos] = 1;
+  cmd_logits[0][2][kLine] = 1;  // after EOS: dropped
+  arg_logits.index_put_({0, 0, torch::indexing::Slice(), 43}, 1.0);  // every arg says 42
+  auto vecs = logits_to_vecs(cmd_logits, arg_logits);
+  ASSERT_EQ(vecs.size(), 1u);
+  ASSERT_EQ(vecs[0].size(), 2u);
+  EXPECT_EQ(vecs[0][0][1], 42);
+  EXPECT_EQ(vecs[0][0][2], 42);
+  EXPECT_EQ(vecs[0][0][3], -1);  // a Line has no alpha
+  EXPECT_EQ(vecs[0][1][0], kEos);
+}
+
+// Counted entries get known logits, everything the masks must exclude gets huge wrong ones:
+// the loss matches the hand computation only if the masks are right.
+TEST(LearnLoss, MasksFollowDeepCad) {
+  VecRows target = {row(kSol), row(kLine, {{1, 100}, {2, 7}}),
+                    row(kExt, {{6, 1}, {7, 2}, {8, 3}, {9, 4}, {10, 5}, {11, 6}, {12, 7}, {13, 8}, {14, 9}, {15, 1}, {16, 0}}),
+                    row(kEos)};
+  auto batch = make_vec_batch({&target}, 5);
+  auto cmd_logits = torch::zeros({1, 5, kNumCommands});
+  cmd_logits[0][1][kLine] = 2.0;
+  cmd_logits[0][4].fill_(100.0);  // after the first EOS: must be ignored
+  cmd_logits[0][4][kEos] = -100.0;
+  auto args_logits = torch::zeros({1, 5, kNumArgs, kArgClasses});
+  auto used = command_args_mask_tensor().index({batch.commands[0]}).to(torch::kBool);  // [5, 16]
+  for (int i = 0; i < 5; ++i)
+    for (int a = 0; a < kNumArgs; ++a)
+      if (!used[i][a].item<bool>()) args_logits[0][i][a][5] = 50.0;  // unused: must be ignored
+  args_logits[0][1][0][101] = 3.0;                                      // Line x = 100 -> class 101
+
+  auto loss = cad_loss(cmd_logits, args_logits, batch);
+  const double expected_cmd = (3 * std::log(6.0) + std::log(std::exp(2.0) + 5.0) - 2.0) / 4.0;
+  const double expected_args = (12 * std::log(257.0) + std::log(std::exp(3.0) + 256.0) - 3.0) / 13.0;
+  EXPECT_NEAR(loss.command.item<double>(), expected_cmd, 1e-5);
+  EXPECT_NEAR(loss.args.item<double>(), expected_args, 1e-5);
+  EXPECT_NEAR(loss.total.item<double>(), expected_cmd + 2.0 * expected_args, 1e-5);
+}
+
+TEST(LearnMetrics, AccuracyAsDeepCadCountsIt) {
+  VecRows target = {row(kSol), row(kLine, {{1, 100}, {2, 100}}), row(kArc, {{1, 50}, {2, 60}, {3, 10}, {4, 1}}),
+                    row(kExt, {{6, 128}, {7, 128}, {8, 128}, {9, 128}, {10, 128}, {11, 128}, {12, 128}, {13, 128},
+                               {14, 128}, {15, 1}, {16, 0}}),
+                    row(kEos)};
+  VecRows predicted = target;
+  predicted[1][1] = 102;  // within 3 levels
+  predicted[1][2] = 97;   // 3 off: wrong
+  predicted[2][3] = 12;   // alpha within tolerance
+  predicted[2][4] = 0;    // arc flag must be exact
+  VecRows wrong_cmd = predicted;
+  wrong_cmd[3] = row(kLine, {{1, 1}, {2, 1}});
+  auto a = sequence_accuracy(wrong_cmd, target);
+  EXPECT_EQ(a.command_count, 4);
+  EXPECT_DOUBLE_EQ(a.command, 0.75);
+  EXPECT_EQ(a.param_count, 6);  // Line 2 + Arc 4; the Ext row has the wrong command
+  EXPECT_NEAR(a.param, 4.0 / 6.0, 1e-12);
+
+  predicted[3][6] = 130;  // ok
+  predicted[3][7] = 125;  // wrong
+  predicted[3][15] = 2;   // b must be exact
+  auto b = sequence_accuracy(predicted, target);
+  EXPECT_DOUBLE_EQ(b.command, 1.0);
+  EXPECT_EQ(b.param_count, 17);
+  EXPECT_NEAR(b.param, 12.0 / 17.0, 1e-12);
+
+  auto s = summarize_accuracy({a, b});
+  EXPECT_NEAR(s.command, 0.875, 1e-12);
+  EXPECT_EQ(sequence_accuracy(target, target).param, 1.0);
+}
+
+TEST(LearnSchedule, WarmupThenCosine) {
+  EXPECT_NEAR(learning_rate_at(0, 1.0, 10, 110, "cosine"), 0.1, 1e-12);
+  EXPECT_NEAR(learning_rate_at(9, 1.0, 10, 110, "cosine"), 1.0, 1e-12);
+  EXPECT_NEAR(learning_rate_at(60, 1.0, 10, 110, "cosine"), 0.55, 1e-9);
+  EXPECT_NEAR(learning_rate_at(110, 1.0, 10, 110, "cosine"), 0.1, 1e-9);
+  EXPECT_NEAR(learning_rate_at(100, 1.0, 10, 110, "constant"), 1.0, 1e-12);
+}
+
+TEST(LearnConfig, RejectsTyposAndBadValues) {
+  testing::TempDir dir;
+  auto write = [&](const std::string& text) {
+    std::ofstream(dir / "c.json") << text;
+    return load_ae_config(dir / "c.json");
+  };
+  auto ok = write(R"({"model": {"d_model": 64, "n_heads": 4}, "train": {"max_steps": 7}})");
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->model.d_model, 64);
+  EXPECT_EQ(ok->train.max_steps, 7);
+  EXPECT_EQ(ok->model.ff_dim, AutoencoderOptions{}.ff_dim);  // defaults kept
+  auto typo = write(R"({"model": {"d_modle": 64}})");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.error().message.find("d_modle"), std::string::npos);
+  EXPECT_FALSE(write(R"({"model": {"d_model": 30, "n_heads": 4}})").ok());
+  EXPECT_FALSE(write(R"({"train": {"lr_schedule": "linear"}})").ok());
+  EXPECT_FALSE(write("{not json").ok());
+  EXPECT_FALSE(load_ae_config(dir / "missing.json").ok());
+  for (const char* name : {"ae_small.json", "ae_paper.json", "ae_tiny.json"}) {
+    auto shipped = load_ae_config(testing::source_dir() + "/configs/" + name);
+    EXPECT_TRUE(shipped.ok()) << name << ": " << (shipped.ok() ? "" : shipped.error().message);
+  }
+  auto small = load_ae_config(testing::source_dir() + "/configs/ae_small.json");
+  ASSERT_TRUE(small.ok());
+  EXPECT_EQ(nlohmann::json(small->model), nlohmann::json(small_ae_config().model));
+  EXPECT_EQ(nlohmann::json(small->train), nlohmann::json(small_ae_config().train));
+}
+
+TEST(LearnData, ReadsVecJsonlWithSplitsAndRejectsBadLines) {
+  testing::TempDir dir;
+  std::ofstream(dir / "vec.jsonl") << R"({"id": "a", "vec": [[4,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1],[3,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1]]})"
+                                   << "\n"
+                                   << R"({"id": "b", "rejected": "MAX_N_EXT: too many"})" << "\n"
+                                   << R"({"id": "c", "vec": [[0,1,2,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1,-1]]})" << "\n";
+  std::ofstream(dir / "manifest.csv") << "id,x,split\r\na,1,train\r\nc,2,val\r\n";
+  auto ds = load_vec_dataset(dir.path());
+  ASSERT_TRUE(ds.ok()) << ds.error().message;
+  ASSERT_EQ(ds->samples.size(), 2u);
+  EXPECT_EQ(ds->split_indices("train").size(), 1u);
+  EXPECT_EQ(ds->split_indices("val").size(), 1u);
+  EXPECT_EQ(ds->samples[1].rows.back()[0], kEos);  // an EOS is appended when missing
+
+  std::ofstream(dir / "bad.jsonl") << R"({"id": "a", "vec": [[4, 1, 2]]})" << "\n";
+  auto bad = read_vec_jsonl(dir / "bad.jsonl", "");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("bad.jsonl:1"), std::string::npos);
+  EXPECT_FALSE(load_vec_dataset(dir / "nowhere").ok());
+}
+
+TEST(LearnData, GoldenF360SplitCounts) {
+  CADCRAFTER_REQUIRE_SHARED_DATA();
+  auto ds = load_vec_dataset(testing::shared_data_dir());
+  ASSERT_TRUE(ds.ok()) << ds.error().message;
+  // golden/README.md: 5,236 encoded train and 648 val F360 vectors (+18 DeepCAD, unlisted).
+  EXPECT_EQ(ds->split_indices("train").size(), 5236u);
+  EXPECT_EQ(ds->split_indices("val").size(), 648u);
+}
+
+TEST(LearnData, BucketedBatchesCoverEveryIndexOnceAndAreDeterministic) {
+  auto ds = testdata::random_dataset(100, 3);
+  auto idx = ds.split_indices("train");
+  auto a = make_length_bucketed_batches(idx, ds.samples, 8, 5, 0);
+  auto b = make_length_bucketed_batches(idx, ds.samples, 8, 5, 0);
+  auto c = make_length_bucketed_batches(idx, ds.samples, 8, 5, 1);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  std::vector<size_t> seen;
+  for (const auto& batch : a) seen.insert(seen.end(), batch.begin(), batch.end());
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, idx);
+}
+
+}  // namespace
+}  // namespace cadcrafter::learn
