@@ -7,12 +7,11 @@
 
 #include "util/atomic_file.h"
 
-// The one translation unit that compiles stb_image and stb_image_write (static: the
-// symbols stay private to this file and never clash with another copy of stb).
+// The one translation unit of the project that compiles stb_image and stb_image_write.
+// The symbols are exported: other stages include <stb/stb_image.h> for declarations only
+// and link against these definitions (so never define the IMPLEMENTATION macros elsewhere).
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_IMPLEMENTATION
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_WRITE_STATIC
 #define STBI_ONLY_PNG
 #define STBI_ONLY_JPEG
 #if defined(__GNUC__)
