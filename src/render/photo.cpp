@@ -168,7 +168,7 @@ Scene draw_scene(Rng& rng, const Camera& cam, const PhotoOptions& o, float mesh_
     s.lights.push_back({direction(rng.uniform(0.0, 360.0), rng.uniform(5.0, 60.0)),
                         jitter_color(rng, V3{1, 1, 1}, 0.1f) * static_cast<float>(rng.uniform(0.3, 1.0))});
   }
-  const float ambient = static_cast<float>(rng.uniform(0.25, 0.55));
+  const float ambient = static_cast<float>(rng.uniform(0.18, 0.45));
   s.sky = jitter_color(rng, V3{0.95f, 0.97f, 1.0f}, 0.05f) * ambient;
   s.ground_ambient = jitter_color(rng, V3{0.55f, 0.5f, 0.45f}, 0.08f) * ambient;
   s.shadow_softness = static_cast<float>(rng.uniform(1.0, 3.5));
