@@ -101,7 +101,7 @@ bool is_render_output(const std::string& name) {
 int run_render(const RenderCliOptions& o) {
   const std::string cmd = "render";
   const auto t0 = std::chrono::steady_clock::now();
-  if (o.file.empty() == o.shape.empty()) return fail(cmd, "give either FILE or --shape (not both)");
+  if (o.file.empty() == o.shape.empty()) return fail(cmd, "give exactly one of FILE and --shape");
   RenderOptions r;
   r.sets = o.sets;
   r.views_per_set = o.views;
@@ -116,11 +116,8 @@ int run_render(const RenderCliOptions& o) {
   std::error_code ec;
   if (fs::exists(o.output, ec) && !fs::is_directory(o.output, ec))
     return fail(cmd, o.output + " exists and is not a directory");
-  if (fs::is_directory(o.output, ec) && !fs::is_empty(o.output, ec)) {
-    if (!o.force) return fail(cmd, o.output + " is not empty (use --force to overwrite)");
-    for (const auto& e : fs::directory_iterator(o.output, ec))
-      if (e.is_regular_file() && is_render_output(e.path().filename().string())) fs::remove(e.path(), ec);
-  }
+  const bool has_files = fs::is_directory(o.output, ec) && !fs::is_empty(o.output, ec);
+  if (has_files && !o.force) return fail(cmd, o.output + " is not empty (use --force to overwrite)");
 
   nlohmann::json source;
   auto mesh = load_mesh(o, &source);
@@ -128,6 +125,10 @@ int run_render(const RenderCliOptions& o) {
   source["triangles"] = mesh->triangles.size();
   const auto t_mesh = std::chrono::steady_clock::now();
 
+  if (has_files) {  // --force: replace our previous outputs, only once the model has loaded
+    for (const auto& e : fs::directory_iterator(o.output, ec))
+      if (e.is_regular_file() && is_render_output(e.path().filename().string())) fs::remove(e.path(), ec);
+  }
   fs::create_directories(o.output, ec);
   if (ec) return fail(cmd, o.output + ": cannot create directory (" + ec.message() + ")");
   ProgressBar bar("render", static_cast<int64_t>(r.sets) * r.views_per_set, !o.quiet);
