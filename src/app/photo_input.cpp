@@ -3,7 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include <stb/stb_image.h>  // declarations only: the implementation lives in render/image_io.cpp
+// A private copy of stb_image for the header checks (size, bit depth) before decoding:
+// render/image_io.cpp compiles its copy with STB_IMAGE_STATIC, so none is exported.
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#include <stb/stb_image.h>
 
 #include "util/atomic_file.h"
 

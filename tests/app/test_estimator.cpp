@@ -1,0 +1,142 @@
+// The depth/normal/mask estimator: output shapes and conventions, the scale-and-shift
+// alignment, save/load, and that a tiny network overfits a few rendered views (the losses
+// and gradients are wired up right).
+#include <gtest/gtest.h>
+
+#include <torch/torch.h>
+
+#include <cstdio>
+
+#include "data/generator.h"
+#include "learn/estimator.h"
+#include "learn/estimator_trainer.h"
+#include "learn/photo_estimator.h"
+#include "test_support.h"
+
+namespace cadcrafter::learn {
+namespace {
+
+using cadcrafter::testing::TempDir;
+
+TEST(Estimator, OutputShapesAndUnitNormals) {
+  torch::manual_seed(0);
+  EstimatorOptions o;
+  o.image_size = 32;
+  o.base_channels = 8;
+  o.levels = 2;
+  DepthNormalEstimator net(o);
+  const auto out = net->forward(torch::rand({3, 3, 32, 32}));
+  EXPECT_EQ(out.depth.sizes(), (std::vector<int64_t>{3, 1, 32, 32}));
+  EXPECT_EQ(out.normal.sizes(), (std::vector<int64_t>{3, 3, 32, 32}));
+  EXPECT_EQ(out.mask_logits.sizes(), (std::vector<int64_t>{3, 1, 32, 32}));
+  const auto norms = out.normal.norm(2, 1);
+  EXPECT_NEAR(norms.min().item<float>(), 1.0f, 1e-4);
+  EXPECT_NEAR(norms.max().item<float>(), 1.0f, 1e-4);
+  EXPECT_THROW(net->forward(torch::rand({1, 3, 30, 30})), c10::Error);  // not a multiple of 4
+}
+
+TEST(Estimator, AlignScaleShiftRecoversAnAffineMap) {
+  const auto pred = torch::rand({2, 1, 8, 8});
+  const auto target = pred * 3.0 - 0.5;
+  auto mask = torch::zeros({2, 1, 8, 8});
+  mask.slice(2, 2, 6).fill_(1.0);
+  const auto aligned = align_scale_shift(pred, target, mask);
+  EXPECT_LT(((aligned - target) * mask).abs().max().item<float>(), 1e-4);
+}
+
+TEST(Estimator, PerfectPredictionHasZeroGeometryLoss) {
+  EstimatorTargets t;
+  t.depth = torch::rand({2, 1, 8, 8}) + 2.0;
+  t.normal = torch::nn::functional::normalize(torch::randn({2, 3, 8, 8}), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  t.mask = (torch::rand({2, 1, 8, 8}) > 0.3).to(torch::kFloat);
+  EstimatorOutput out;
+  out.depth = t.depth * 0.1 + 7.0;  // any scale and shift
+  out.normal = t.normal;
+  out.mask_logits = (t.mask * 2 - 1) * 50.0;
+  const auto l = estimator_losses(out, t);
+  EXPECT_LT(l.depth.item<float>(), 1e-3);
+  EXPECT_LT(l.normal.item<float>(), 1e-5);
+  EXPECT_LT(l.mask.item<float>(), 1e-6);
+  EstimatorMetrics sums;
+  accumulate_metrics(out, t, &sums);
+  const auto m = finish_metrics(sums);
+  EXPECT_EQ(m.images, 2);
+  EXPECT_LT(m.depth_abs_rel, 1e-4);
+  EXPECT_LT(m.normal_angle_deg, 0.1);
+  EXPECT_DOUBLE_EQ(m.mask_iou, 1.0);
+}
+
+TEST(Estimator, SaveLoadRoundTripAndPhotoEstimator) {
+  TempDir tmp;
+  torch::manual_seed(1);
+  EstimatorOptions o;
+  o.image_size = 32;
+  o.base_channels = 8;
+  o.levels = 2;
+  DepthNormalEstimator net(o);
+  net->eval();
+  ASSERT_TRUE(save_estimator(tmp / "e.pt", net));
+  auto loaded = load_estimator(tmp / "e.pt");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ((*loaded)->options().base_channels, 8);
+  torch::NoGradGuard no_grad;
+  const auto x = torch::rand({1, 3, 32, 32});
+  EXPECT_TRUE(torch::allclose(net->forward(x).depth, (*loaded)->forward(x).depth));
+
+  auto photo = PhotoEstimator::load(tmp / "e.pt");
+  ASSERT_TRUE(photo.ok()) << photo.error().message;
+  EXPECT_EQ(photo->input_size(), 32);
+  EXPECT_EQ(photo->kind(), "cadcrafter-estimator");
+  Image8 im{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3, 90)};
+  auto maps = photo->estimate(im);
+  ASSERT_TRUE(maps.ok());
+  EXPECT_EQ(maps->depth.size(), 32u * 32u);
+  EXPECT_EQ(maps->normal.size(), 32u * 32u * 3u);
+  EXPECT_FALSE(photo->estimate(Image8{16, 16, 3, std::vector<uint8_t>(16 * 16 * 3)}).ok());
+
+  // Not weights at all: a clear refusal, not a crash.
+  std::FILE* f = std::fopen((tmp / "junk.pt").c_str(), "wb");
+  std::fputs("junk", f);
+  std::fclose(f);
+  auto junk = PhotoEstimator::load(tmp / "junk.pt");
+  ASSERT_FALSE(junk.ok());
+  EXPECT_NE(junk.error().message.find("junk.pt"), std::string::npos);
+}
+
+TEST(Estimator, TinyNetworkOverfitsRenderedViews) {
+  std::vector<CadModel> models = {generate_model(GeneratorOptions{}, 11)};
+  const auto samples = render_estimator_samples(models, 4, 32, 3, 1, false);
+  ASSERT_EQ(samples.size(), 4u);
+  std::vector<const EstimatorSample*> all;
+  for (const auto& s : samples) all.push_back(&s);
+  const auto batch = make_estimator_batch(all, 32, false, nullptr);
+  EXPECT_EQ(batch.rgb.sizes(), (std::vector<int64_t>{4, 3, 32, 32}));
+  EXPECT_GT(batch.target.mask.sum().item<float>(), 50.0f);
+  // Ground-truth visible normals face the camera (n.z < 0 in the OpenCV camera frame).
+  const auto nz = (batch.target.normal.slice(1, 2, 3) * batch.target.mask).sum() / batch.target.mask.sum();
+  EXPECT_LT(nz.item<float>(), -0.2f);
+
+  torch::manual_seed(0);
+  torch::set_num_threads(1);
+  EstimatorOptions o;
+  o.image_size = 32;
+  o.base_channels = 8;
+  o.levels = 2;
+  DepthNormalEstimator net(o);
+  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(3e-3));
+  double first = 0, last = 0;
+  for (int step = 0; step < 150; ++step) {
+    opt.zero_grad();
+    const auto l = estimator_losses(net->forward(batch.rgb), batch.target);
+    l.total.backward();
+    opt.step();
+    if (step == 0) first = l.total.item<double>();
+    last = l.total.item<double>();
+  }
+  EXPECT_LT(last, 0.4 * first) << "first " << first << " last " << last;
+  const auto m = evaluate_estimator(net, samples);
+  EXPECT_GT(m.mask_iou, 0.8);
+}
+
+}  // namespace
+}  // namespace cadcrafter::learn

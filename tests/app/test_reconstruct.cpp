@@ -1,0 +1,205 @@
+// The reconstruct pipeline end to end on depth/normal inputs (no learned part needed):
+// output folder contents, --force, determinism for a seed, bad inputs; the ranking signal;
+// and photos through the shipped estimator when models/estimator.pt is present.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "app/agreement.h"
+#include "app/reconstruct.h"
+#include "app/sha256.h"
+#include "data/generator.h"
+#include "kernel/check.h"
+#include "kernel/tessellate.h"
+#include "render/render_views.h"
+#include "render/shapes.h"
+#include "test_support.h"
+#include "util/atomic_file.h"
+
+namespace cadcrafter::app {
+namespace {
+
+namespace fs = std::filesystem;
+using cadcrafter::testing::TempDir;
+
+Mesh model_mesh(uint64_t seed) {
+  CheckOptions check;
+  check.keep_solid = true;
+  const auto r = check_model(generate_model(GeneratorOptions{}, seed), check);
+  EXPECT_TRUE(r.valid) << r.reason;
+  return r.valid ? tessellate(r.solid) : Mesh{};
+}
+
+RenderedView view_of(const Mesh& mesh, float azimuth, float elevation) {
+  const Mesh unit = apply_normalization(mesh, unit_sphere_normalization(mesh));
+  return render_view(unit, look_at_camera(azimuth, elevation, 3, 45, 128));
+}
+
+// Writes <dir>/<stem>_depth.png and _normal.png; returns the depth path.
+std::string write_depth_normal(const std::string& dir, const std::string& stem, const RenderedView& v) {
+  EXPECT_TRUE(write_png(dir + "/" + stem + "_depth.png", depth_image(v)));
+  EXPECT_TRUE(write_png(dir + "/" + stem + "_normal.png", normal_image(v)));
+  return dir + "/" + stem + "_depth.png";
+}
+
+nlohmann::json read_json(const std::string& path) {
+  auto text = read_file(path);
+  EXPECT_TRUE(text.ok()) << path;
+  return text.ok() ? nlohmann::json::parse(*text) : nlohmann::json();
+}
+
+TEST(Sha256, KnownVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex(std::string(1000, 'a')), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
+}
+
+TEST(Agreement, TheRightShapeFromTheRightPoseScoresBest) {
+  const Mesh part = model_mesh(21);
+  ASSERT_FALSE(part.empty());
+  TempDir tmp;
+  auto view = load_depth_normal_view(write_depth_normal(tmp.path(), "v", view_of(part, 60, 30)), 128);
+  ASSERT_TRUE(view.ok()) << view.error().message;
+  const Agreement same = measure_agreement(part, {*view});
+  EXPECT_GT(same.score, 0.9);
+  EXPECT_GT(same.views[0].mask_iou, 0.9);
+  const Agreement rod = measure_agreement(make_cylinder_mesh(0, 0, 0.2f, -1.0f, 1.0f, 64), {*view});
+  EXPECT_LT(rod.score, same.score - 0.1);
+}
+
+class ReconstructTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    depth_ = write_depth_normal(tmp_.path(), "part", view_of(model_mesh(5), 120, 30));
+    params_.inputs = {depth_};
+    params_.input_kind = InputKind::kDepthNormal;
+    params_.samples = 2;
+    params_.seed = 7;
+    params_.threads = 2;
+  }
+  TempDir tmp_;
+  std::string depth_;
+  ReconstructParams params_;
+};
+
+TEST_F(ReconstructTest, WritesTheOutputFolder) {
+  params_.output = tmp_ / "out";
+  std::vector<std::string> stages;
+  auto r = reconstruct(params_, [&](const std::string& s, int, int) {
+    if (stages.empty() || stages.back() != s) stages.push_back(s);
+  });
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(stages, (std::vector<std::string>{"load", "propose", "check", "write"}));
+  ASSERT_EQ(r->ranking.size(), 2u);
+  for (const char* f : {"run.json", "index.json", "index.md", "inputs/view_0_input.png", "inputs/view_0_normal.png",
+                        "inputs/view_0_mask.png"})
+    EXPECT_TRUE(fs::is_regular_file(tmp_ / (std::string("out/") + f))) << f;
+  EXPECT_FALSE(fs::exists(params_.output + ".partial." + std::to_string(::getpid())));
+  const auto index = read_json(tmp_ / "out/index.json");
+  ASSERT_EQ(index["ranking"].size(), 2u);
+  EXPECT_EQ(index["source"]["name"], "procedural-search");
+  double previous = 2.0;
+  for (const auto& c : r->ranking) {
+    const std::string dir = tmp_ / ("out/" + c.folder);
+    for (const char* f : {"model.py", "sequence.json", "sequence.h5", "preview.png", "report.json"})
+      EXPECT_TRUE(fs::is_regular_file(dir + "/" + f)) << c.folder << "/" << f;
+    if (c.valid) {
+      for (const char* f : {"model.step", "model.glb", "model.stl"})
+        EXPECT_GT(fs::file_size(dir + "/" + f), 100u) << c.folder << "/" << f;
+      EXPECT_GT(c.volume, 0.0);
+      EXPECT_LE(c.score, previous);  // valid ones sorted by score
+      previous = c.score;
+    }
+    const auto report = read_json(dir + "/report.json");
+    EXPECT_EQ(report["valid"], c.valid);
+    EXPECT_EQ(report["rank"], c.rank);
+    auto preview = read_image8(dir + "/preview.png");
+    ASSERT_TRUE(preview.ok());
+    EXPECT_EQ(preview->width, 3 * 128);
+    EXPECT_EQ(preview->height, 128);
+  }
+  const auto run = read_json(tmp_ / "out/run.json");
+  EXPECT_EQ(run["options"]["seed"], 7);
+  EXPECT_TRUE(run["timings_s"].contains("total"));
+  EXPECT_EQ(run["inputs"][0]["file"], depth_);
+}
+
+TEST_F(ReconstructTest, RefusesToOverwriteWithoutForce) {
+  params_.output = tmp_ / "out";
+  ASSERT_TRUE(reconstruct(params_).ok());
+  ASSERT_TRUE(write_file_atomically(tmp_ / "out/marker.txt", "mine"));
+  auto again = reconstruct(params_);
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.error().message.find("--force"), std::string::npos);
+  EXPECT_TRUE(fs::exists(tmp_ / "out/marker.txt"));  // untouched
+  params_.force = true;
+  ASSERT_TRUE(reconstruct(params_).ok());
+  EXPECT_FALSE(fs::exists(tmp_ / "out/marker.txt"));  // replaced as a whole
+  EXPECT_TRUE(fs::exists(tmp_ / "out/index.json"));
+}
+
+TEST_F(ReconstructTest, SameSeedSameOutput) {
+  params_.output = tmp_ / "a";
+  ASSERT_TRUE(reconstruct(params_).ok());
+  params_.output = tmp_ / "b";
+  params_.threads = 1;  // and independent of the thread count
+  ASSERT_TRUE(reconstruct(params_).ok());
+  EXPECT_EQ(*read_file(tmp_ / "a/index.json"), *read_file(tmp_ / "b/index.json"));
+  EXPECT_EQ(*read_file(tmp_ / "a/candidate_01/sequence.json"), *read_file(tmp_ / "b/candidate_01/sequence.json"));
+  EXPECT_EQ(*read_file(tmp_ / "a/candidate_01/preview.png"), *read_file(tmp_ / "b/candidate_01/preview.png"));
+}
+
+TEST_F(ReconstructTest, BadInputsFailCleanlyWithoutOutput) {
+  params_.output = tmp_ / "out";
+  ReconstructParams p = params_;
+  p.inputs = {depth_, depth_, depth_, depth_, depth_};
+  EXPECT_FALSE(reconstruct(p).ok());
+  p = params_;
+  p.samples = 0;
+  EXPECT_FALSE(reconstruct(p).ok());
+  p = params_;
+  p.device = "cuda";
+  EXPECT_FALSE(reconstruct(p).ok());
+  // A depth file without its normal map.
+  ASSERT_TRUE(write_png(tmp_ / "lonely_depth.png", Image16{32, 32, 1, std::vector<uint16_t>(32 * 32, 30000)}));
+  p = params_;
+  p.inputs = {tmp_ / "lonely_depth.png"};
+  auto r = reconstruct(p);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("lonely_normal.png"), std::string::npos) << r.error().message;
+  // Photos: not an image.
+  ASSERT_TRUE(write_file_atomically(tmp_ / "notes.jpg", "hello"));
+  p = params_;
+  p.input_kind = InputKind::kPhoto;
+  p.inputs = {tmp_ / "notes.jpg"};
+  r = reconstruct(p);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("notes.jpg"), std::string::npos);
+  EXPECT_FALSE(fs::exists(tmp_ / "out"));
+}
+
+TEST(ReconstructPhotos, ShippedEstimatorOnExamplePhotos) {
+  const std::string weights = cadcrafter::testing::source_dir() + "/models/estimator.pt";
+  const std::string photo = cadcrafter::testing::source_dir() + "/examples/photos/bracket_1.jpg";
+  if (!fs::exists(weights) || !fs::exists(photo)) GTEST_SKIP() << "no shipped estimator or example photo";
+  TempDir tmp;
+  ReconstructParams p;
+  p.inputs = {photo};
+  p.output = tmp / "out";
+  p.samples = 1;
+  p.weights_dir = cadcrafter::testing::source_dir() + "/models";
+  auto r = reconstruct(p);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  const auto run = read_json(tmp / "out/run.json");
+  EXPECT_EQ(run["weights"]["estimator"]["sha256"].get<std::string>().size(), 64u);
+  EXPECT_GT(run["inputs"][0]["object_fraction"].get<double>(), 0.05);
+
+}
+
+}  // namespace
+}  // namespace cadcrafter::app
