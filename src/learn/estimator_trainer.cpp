@@ -35,6 +35,7 @@ Result<std::vector<std::string>> f360_ids(const std::string& dir, const std::str
   std::getline(in, line);  // header
   std::vector<std::string> ids;
   while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // the shared manifest has CRLF line ends
     const auto comma = line.find(',');
     const auto last = line.rfind(',');
     if (comma == std::string::npos || last == std::string::npos) continue;
@@ -109,6 +110,9 @@ Result<std::vector<EstimatorSample>> make_estimator_samples(const EstimatorDataO
                                                         "f360_models > 0 needs the F360 data folder");
     auto ids = f360_ids(options.f360_dir, options.f360_split);
     if (!ids) return ids.error();
+    if (ids->empty())
+      return Result<std::vector<EstimatorSample>>::fail(
+          ErrorCode::kParse, options.f360_dir + "/manifest.csv: no models of split '" + options.f360_split + "'");
     // Spread the picks over the whole list (the manifest is ordered by complexity).
     const int64_t available = static_cast<int64_t>(ids->size());
     const int64_t count = std::min(options.f360_models, available);
@@ -221,6 +225,8 @@ EstimatorBatch make_estimator_batch(const std::vector<const EstimatorSample*>& s
 
 EstimatorConfig small_estimator_config() {
   EstimatorConfig c;
+  c.model.image_size = 64;
+  c.train.steps = 700;
   c.data.generated_models = 200;
   c.data.f360_models = 100;
   c.data.views_per_model = 8;
@@ -266,6 +272,7 @@ nlohmann::json estimator_config_to_json(const EstimatorConfig& c) {
             {"lr", c.train.lr},
             {"warmup_steps", c.train.warmup_steps},
             {"log_every", c.train.log_every},
+            {"max_minutes", c.train.max_minutes},
             {"weights", {{"depth", c.train.weights.depth}, {"normal", c.train.weights.normal}, {"mask", c.train.weights.mask}}}}}};
 }
 
@@ -291,6 +298,7 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
           else if (tk == "lr") c.train.lr = t->get<double>();
           else if (tk == "warmup_steps") c.train.warmup_steps = t->get<int64_t>();
           else if (tk == "log_every") c.train.log_every = t->get<int64_t>();
+          else if (tk == "max_minutes") c.train.max_minutes = t->get<double>();
           else if (tk == "weights") {
             c.train.weights.depth = t->value("depth", c.train.weights.depth);
             c.train.weights.normal = t->value("normal", c.train.weights.normal);
@@ -309,8 +317,8 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
   if (c.train.batch_size <= 0 || c.train.steps < 0 || c.model.image_size % (int64_t{1} << c.model.levels) != 0)
     return Result<EstimatorConfig>::fail(ErrorCode::kInvalidArgument,
                                          origin + ": batch_size must be > 0 and image_size a multiple of 2^levels");
-  c.data.image_size = c.model.image_size;
-  c.validation.image_size = c.model.image_size;
+  c.data.image_size = 2 * c.model.image_size;
+  c.validation.image_size = 2 * c.model.image_size;
   return c;
 }
 
@@ -341,7 +349,7 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
 
   const auto render_start = Clock::now();
   EstimatorDataOptions data = config.data, validation = config.validation;
-  data.image_size = validation.image_size = config.model.image_size;
+  data.image_size = validation.image_size = 2 * config.model.image_size;
   data.progress = validation.progress = progress;
   int64_t skipped = 0;
   auto train_samples = make_estimator_samples(data, &skipped);
@@ -393,6 +401,12 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
                fmt(std::chrono::duration<double>(Clock::now() - start).count())});
     }
     summary.steps = step + 1;
+    if (config.train.max_minutes > 0 &&
+        std::chrono::duration<double>(Clock::now() - start).count() > 60.0 * config.train.max_minutes) {
+      if (progress) std::fprintf(stderr, "\nestimator: time budget of %.1f minutes reached at step %lld\n",
+                                 config.train.max_minutes, static_cast<long long>(step + 1));
+      break;
+    }
   }
   bar.finish();
   summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();

@@ -20,6 +20,7 @@ struct TrainEstimatorOptions {
   uint64_t seed = 1;
   int threads = 2;
   int64_t steps = 0;
+  double minutes = 0;
   int64_t generated = -1, f360 = -1, val = -1;
   bool force = false, quiet = false;
 };
@@ -39,6 +40,7 @@ int run(const TrainEstimatorOptions& o) {
     config = *parsed;
   }
   if (o.steps > 0) config.train.steps = o.steps;
+  if (o.minutes > 0) config.train.max_minutes = o.minutes;
   if (o.generated >= 0) config.data.generated_models = o.generated;
   if (o.f360 >= 0) config.data.f360_models = o.f360;
   if (o.val >= 0) config.validation.f360_models = o.val;
@@ -75,6 +77,7 @@ CommandRegistration reg("train-estimator", "Train the photo -> depth/normal/mask
   app.add_option("--config", o->config, "JSON config (default: the built-in small config)");
   app.add_option("--data", o->data, "Shared data root with f360/ (F360 train models for training, val for figures)");
   app.add_option("--steps", o->steps, "Override train.steps");
+  app.add_option("--minutes", o->minutes, "Stop training after this many minutes (the model is saved)");
   app.add_option("--generated", o->generated, "Override data.generated_models");
   app.add_option("--f360", o->f360, "Override data.f360_models");
   app.add_option("--val", o->val, "Override validation.f360_models");
