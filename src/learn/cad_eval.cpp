@@ -114,10 +114,15 @@ std::string report_to_markdown(const std::string& title, const CadEvalReport& r)
     std::snprintf(buf, sizeof buf, "| invalid ratio | %.4f (%lld / %lld) |\n", r.invalid_ratio,
                   static_cast<long long>(r.invalid), static_cast<long long>(r.gt_valid));
     os << buf;
-    std::snprintf(buf, sizeof buf, "| median Chamfer distance | %.6f (x10^3: %.3f) |\n", r.chamfer_median, r.chamfer_median * 1e3);
-    os << buf;
-    std::snprintf(buf, sizeof buf, "| mean / trimmed mean CD | %.6f / %.6f |\n", r.chamfer_mean, r.chamfer_trimmed_mean);
-    os << buf;
+    if (r.chamfer.empty()) {
+      os << "| median Chamfer distance | n/a (no valid prediction) |\n";
+    } else {
+      std::snprintf(buf, sizeof buf, "| median Chamfer distance | %.6f (x10^3: %.3f, n = %zu) |\n", r.chamfer_median,
+                    r.chamfer_median * 1e3, r.chamfer.size());
+      os << buf;
+      std::snprintf(buf, sizeof buf, "| mean / trimmed mean CD | %.6f / %.6f |\n", r.chamfer_mean, r.chamfer_trimmed_mean);
+      os << buf;
+    }
   }
   return os.str();
 }
