@@ -2,6 +2,7 @@
 // counter, so slow items (hard CAD models) do not leave the other core idle.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -15,6 +16,12 @@ inline int default_threads() {
   return hw == 0 ? 1 : static_cast<int>(hw);
 }
 
+// Lets the calling thread run on every CPU the process may use. Needed because with
+// OMP_PROC_BIND=true (which LibTorch needs here) libgomp pins the main thread to one CPU
+// before main() runs, and std::threads inherit that pin: without this, two workers share
+// one core and parallel_for runs no faster than a single thread.
+void unpin_current_thread();
+
 // fn(index, worker_id). Exceptions must not escape fn.
 inline void parallel_for(int64_t n, int threads, const std::function<void(int64_t, int)>& fn) {
   if (threads <= 1 || n <= 1) {
@@ -26,6 +33,7 @@ inline void parallel_for(int64_t n, int threads, const std::function<void(int64_
   const int t = static_cast<int>(std::min<int64_t>(threads, n));
   for (int w = 0; w < t; ++w) {
     pool.emplace_back([&, w] {
+      unpin_current_thread();
       for (int64_t i = next++; i < n; i = next++) fn(i, w);
     });
   }

@@ -154,15 +154,9 @@ CommandRegistration reg("dataset", "Build or inspect sharded training datasets (
   info->add_option("dir", o->dir, "Dataset folder")->required();
   info->add_flag("--verify", o->verify, "Check every shard's whole-file checksum");
   return [o, build, info]() -> int {
-    int code = 2;
-    if (build->parsed()) code = run_build(*o);
-    if (info->parsed()) code = run_info(*o);
-    if (abandoned_check_count() > 0) {  // a timed-out OCCT build may still run: leave without destructors
-      std::fflush(stdout);
-      std::fflush(stderr);
-      std::_Exit(code);
-    }
-    return code;
+    if (build->parsed()) return run_build(*o);
+    if (info->parsed()) return run_info(*o);
+    return 2;
   };
 });
 

@@ -184,15 +184,7 @@ CommandRegistration reg("generate", "Generate procedural sketch-and-extrude CAD 
   app.add_flag("--stats", o->stats, "Print sequence statistics of the generator next to the F360 train split");
   app.add_option("--f360", o->f360, "F360 folder for --stats")->capture_default_str();
   app.add_option("--stats-out", o->stats_out, "Also write the --stats table to this file");
-  return [o]() -> int {
-    const int code = run_generate(*o);
-    if (abandoned_check_count() > 0) {  // a timed-out OCCT build may still run: leave without destructors
-      std::fflush(stdout);
-      std::fflush(stderr);
-      std::_Exit(code);
-    }
-    return code;
-  };
+  return [o]() -> int { return run_generate(*o); };
 });
 
 }  // namespace

@@ -1,10 +1,12 @@
 // cadcrafter: photos of a part in, editable parametric CAD out. See README.md.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <map>
 
 #include "command.h"
+#include "kernel/check.h"
 #include "util/run_info.h"
 
 namespace cadcrafter::cli {
@@ -37,15 +39,23 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  int code = 2;
   for (auto& [sub, run] : runners) {
-    if (sub->parsed()) {
-      try {
-        return run();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "cadcrafter %s: internal error: %s\n", sub->get_name().c_str(), e.what());
-        return 1;
-      }
+    if (!sub->parsed()) continue;
+    try {
+      code = run();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cadcrafter %s: internal error: %s\n", sub->get_name().c_str(), e.what());
+      code = 1;
     }
+    break;
   }
-  return 2;
+  // A kernel build abandoned after its time limit may still be running on a detached thread
+  // (see kernel/check.h): leave without running static destructors under it.
+  if (cadcrafter::abandoned_check_count() > 0) {
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(code);
+  }
+  return code;
 }

@@ -38,15 +38,6 @@ struct EvalCliOptions {
   bool no_geometry = false, quiet = false;
 };
 
-int finish(int code) {
-  if (abandoned_check_count() > 0) {  // a kernel build outlived its limit: leave without destructors
-    std::fflush(stdout);
-    std::fflush(stderr);
-    std::_Exit(code);
-  }
-  return code;
-}
-
 Status write_outputs(const std::string& out, const nlohmann::json& j, const std::string& md, uint64_t seed) {
   std::error_code ec;
   fs::create_directories(out, ec);
@@ -149,9 +140,9 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
                    std::to_string(samples) + " sample(s))\n\n" + learn::report_to_markdown("Latent diffusion", report) + "\n" +
                    learn::report_to_markdown("Nearest-neighbour retrieval baseline", retrieval);
   const std::string out = o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v")).string() : o.out;
-  if (auto st = write_outputs(out, j, md, o.seed); !st) return finish(fail(name, st.error().message));
+  if (auto st = write_outputs(out, j, md, o.seed); !st) return fail(name, st.error().message);
   std::printf("%swrote %s/eval.json and eval.md\n", md.c_str(), out.c_str());
-  return finish(0);
+  return 0;
 }
 
 int run_eval(const EvalCliOptions& o) {
@@ -194,10 +185,10 @@ int run_eval(const EvalCliOptions& o) {
                       {"reconstruction", learn::report_to_json(report)}};
   std::string md = "# Evaluation of " + o.model + " on " + o.split + "\n\n" +
                    learn::report_to_markdown("Autoencoder reconstruction", report);
-  if (auto st = write_outputs(out, j, md, o.seed); !st) return finish(fail(name, st.error().message));
+  if (auto st = write_outputs(out, j, md, o.seed); !st) return fail(name, st.error().message);
   std::printf("%s", md.c_str());
   std::printf("wrote %s/eval.json and eval.md\n", out.c_str());
-  return finish(0);
+  return 0;
 }
 
 CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accuracy, invalid ratio, Chamfer)", [](CLI::App& app) {

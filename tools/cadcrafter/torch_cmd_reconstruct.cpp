@@ -8,7 +8,6 @@
 
 #include "app/reconstruct.h"
 #include "command.h"
-#include "kernel/check.h"
 #include "util/progress.h"
 #include "util/run_info.h"
 
@@ -47,10 +46,6 @@ int run_reconstruct(ReconstructCliOptions& o) {
     std::printf("  %d. %s  %s  score %.3f (mask IoU %.3f, normals %.3f)  %s\n", c.rank, c.folder.c_str(),
                 c.valid ? "valid" : ("invalid: " + c.reason).c_str(), c.score, c.mask_iou, c.normal_agreement,
                 c.origin.c_str());
-  std::fflush(stdout);
-  // A check abandoned after its time limit may still run on a detached thread: leave without
-  // running static destructors under it (see kernel/check.h).
-  if (abandoned_check_count() > 0) std::_Exit(0);
   return 0;
 }
 
