@@ -162,6 +162,20 @@ static Status write_png_impl(const std::string& path, const ImageT& im) {
 Status write_png(const std::string& path, const Image8& im) { return write_png_impl(path, im); }
 Status write_png(const std::string& path, const Image16& im) { return write_png_impl(path, im); }
 
+namespace {
+// Copies the pixels stb decoded (8- or 16-bit samples) into our image type and frees stb's buffer.
+template <typename Image, typename Sample>
+Image take_stb_pixels(Sample* data, int w, int h, int channels) {
+  Image im;
+  im.width = w;
+  im.height = h;
+  im.channels = channels;
+  im.pixels.assign(data, data + static_cast<size_t>(w) * h * channels);
+  stbi_image_free(data);
+  return im;
+}
+}  // namespace
+
 Result<Image8> decode_image8(const std::string& bytes, int channels, const std::string& name) {
   if (channels < 0 || channels > 4) return Result<Image8>::fail(ErrorCode::kInvalidArgument, "channels must be 0..4");
   int w = 0, h = 0, n = 0;
@@ -169,13 +183,7 @@ Result<Image8> decode_image8(const std::string& bytes, int channels, const std::
                                         static_cast<int>(bytes.size()), &w, &h, &n, channels);
   if (!data)
     return Result<Image8>::fail(ErrorCode::kParse, name + ": not a readable PNG/JPEG image (" + stb_reason() + ")");
-  Image8 im;
-  im.width = w;
-  im.height = h;
-  im.channels = channels ? channels : n;
-  im.pixels.assign(data, data + static_cast<size_t>(w) * h * im.channels);
-  stbi_image_free(data);
-  return im;
+  return take_stb_pixels<Image8>(data, w, h, channels ? channels : n);
 }
 
 Result<Image8> read_image8(const std::string& path, int channels) {
@@ -193,13 +201,7 @@ Result<Image16> read_image16(const std::string& path, int channels) {
                                            static_cast<int>(bytes->size()), &w, &h, &n, channels);
   if (!data)
     return Result<Image16>::fail(ErrorCode::kParse, path + ": not a readable PNG/JPEG image (" + stb_reason() + ")");
-  Image16 im;
-  im.width = w;
-  im.height = h;
-  im.channels = channels ? channels : n;
-  im.pixels.assign(data, data + static_cast<size_t>(w) * h * im.channels);
-  stbi_image_free(data);
-  return im;
+  return take_stb_pixels<Image16>(data, w, h, channels ? channels : n);
 }
 
 Result<std::string> encode_jpeg(const Image8& im, int quality) {
