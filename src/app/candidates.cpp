@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "app/sha256.h"
 #include "data/generator.h"
+#include "learn/cad_generator.h"
 
 namespace cadcrafter::app {
 
@@ -44,7 +46,68 @@ class ProceduralSearch : public CandidateSource {
   ProceduralSearchOptions options_;
 };
 
+class LatentDiffusionSource : public CandidateSource {
+ public:
+  LatentDiffusionSource(const LatentDiffusionOptions& options, learn::CadGenerator generator)
+      : options_(options), generator_(std::move(generator)) {}
+  std::string name() const override { return "latent-diffusion"; }
+  nlohmann::json describe() const override {
+    nlohmann::json weights = nlohmann::json::array();
+    for (const auto& file : generator_.weight_files()) {
+      auto sha = sha256_file(file);
+      weights.push_back({{"path", file}, {"sha256", sha ? *sha : std::string("unreadable")}});
+    }
+    return {{"name", name()},
+            {"learned", true},
+            {"note", "candidates sampled from the latent diffusion model conditioned on the inputs' depth and normals, "
+                     "decoded by the CAD autoencoder"},
+            {"generator", generator_.describe()},
+            {"steps", options_.steps > 0 ? options_.steps : generator_.default_steps()},
+            {"proposals_per_sample", options_.proposals_per_sample},
+            {"min_pool", options_.min_pool},
+            {"weights", weights}};
+  }
+  int pool_size(int samples) const override {
+    return std::max(options_.min_pool, samples * options_.proposals_per_sample);
+  }
+  Result<std::vector<Proposal>> propose(const std::vector<ViewMaps>& views, int count, uint64_t seed) override {
+    std::vector<learn::GeometryMaps> maps;
+    for (const auto& v : views) {
+      if (static_cast<int>(maps.size()) == generator_.max_views()) break;
+      maps.push_back({v.size, v.depth, v.normal, v.mask});
+    }
+    auto vecs = generator_.generate(maps, count, seed, options_.steps);
+    if (!vecs) return vecs.error();
+    std::vector<Proposal> out;
+    for (size_t k = 0; k < vecs->size(); ++k) {
+      Proposal p;
+      p.vec = (*vecs)[k];
+      p.origin = "latent diffusion sample " + std::to_string(k) + " (seed " + std::to_string(seed) + ")";
+      auto model = decode(p.vec);
+      if (model) {
+        p.model = std::move(*model);
+        p.model.id = "diffusion_" + std::to_string(k);
+      } else {
+        p.decode_error = "the generated sequence is not a CAD model: " + model.error().message;
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+ private:
+  LatentDiffusionOptions options_;
+  learn::CadGenerator generator_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<CandidateSource>> make_latent_diffusion(const LatentDiffusionOptions& options) {
+  auto generator = learn::CadGenerator::load(options.run_dir);
+  if (!generator) return generator.error();
+  std::unique_ptr<CandidateSource> source = std::make_unique<LatentDiffusionSource>(options, std::move(*generator));
+  return source;
+}
 
 std::unique_ptr<CandidateSource> make_procedural_search(const ProceduralSearchOptions& options) {
   return std::make_unique<ProceduralSearch>(options);

@@ -7,8 +7,9 @@
 //   trained latent-diffusion model is shipped, and it is labelled as such in run.json and
 //   index.md: its candidates are retrieved from a family of simple parts, not generated from
 //   the photo.
-// - A diffusion source (condition -> latents -> AE decoder -> sequences) plugs in through the
-//   same interface once learn/ ships a sampler and weights.
+// - LatentDiffusionSource: the method itself. The views' depth/normal maps condition the
+//   latent diffusion model, whose latents the autoencoder decodes into sequences
+//   (learn/cad_generator.h). Used whenever a diffusion model is present (models/diffusion).
 #pragma once
 
 #include <cstdint>
@@ -20,13 +21,16 @@
 
 #include "app/view_maps.h"
 #include "cad/cad_model.h"
+#include "cad/cad_vec.h"
 #include "cad/status.h"
 
 namespace cadcrafter::app {
 
 struct Proposal {
   CadModel model;
-  std::string origin;  // e.g. "procedural seed 1234 (plate)"
+  std::string origin;        // e.g. "procedural seed 1234 (plate)"
+  CadVec vec;                // the generated DeepCAD vector, when the source made one
+  std::string decode_error;  // why `vec` is not a CAD model (then `model` is empty)
 };
 
 class CandidateSource {
@@ -46,5 +50,14 @@ struct ProceduralSearchOptions {
   int complexity = 2;  // GeneratorOptions::complexity
 };
 std::unique_ptr<CandidateSource> make_procedural_search(const ProceduralSearchOptions& options = {});
+
+struct LatentDiffusionOptions {
+  std::string run_dir;       // a diffusion run (models/diffusion)
+  int steps = 0;             // sampler steps; 0 = the run's own
+  int proposals_per_sample = 2;
+  int min_pool = 8;
+};
+// Fails when the run cannot be loaded (missing weights, or an autoencoder/backbone it names).
+Result<std::unique_ptr<CandidateSource>> make_latent_diffusion(const LatentDiffusionOptions& options);
 
 }  // namespace cadcrafter::app

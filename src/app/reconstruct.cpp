@@ -111,9 +111,13 @@ Status write_candidate(const std::string& dir, const std::vector<ViewMaps>& view
     return s;
   };
   Status s;
-  if (!(s = step(write_cad_json(e.proposal.model, dir + "/sequence.json"), "sequence.json"))) return s;
-  if (!(s = step(write_file_atomically(dir + "/model.py", to_build123d_script(e.proposal.model)), "model.py"))) return s;
-  auto vec = encode(e.proposal.model);
+  if (e.proposal.decode_error.empty()) {
+    if (!(s = step(write_cad_json(e.proposal.model, dir + "/sequence.json"), "sequence.json"))) return s;
+    if (!(s = step(write_file_atomically(dir + "/model.py", to_build123d_script(e.proposal.model)), "model.py"))) return s;
+  }
+  // The generated vector as it came out of the model when there is one (even one that does not
+  // decode), else the DeepCAD encoding of the model.
+  auto vec = e.proposal.vec.empty() ? encode(e.proposal.model) : Result<CadVec>(e.proposal.vec);
   if (vec) {
     if (!(s = step(write_cad_vec_h5(dir + "/sequence.h5", *vec), "sequence.h5"))) return s;
   } else {
@@ -186,6 +190,8 @@ Status validate_params(const ReconstructParams& p) {
   if (p.samples < 1 || p.samples > 64) return invalid("--samples must be in 1..64");
   if (p.steps < 1 || p.steps > 1000) return invalid("--steps must be in 1..1000");
   if (p.threads < 1 || p.threads > 256) return invalid("--threads must be in 1..256");
+  if (p.candidates != "auto" && p.candidates != "diffusion" && p.candidates != "procedural")
+    return invalid("--candidates " + p.candidates + ": use auto, diffusion or procedural");
   if (p.device != "cpu")
     return invalid("--device " + p.device + ": this pipeline's learned parts (the estimator) run on the CPU only; use --device cpu");
   std::error_code ec;
@@ -259,7 +265,24 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
 
   // 2. Proposals.
   t = Clock::now();
-  std::unique_ptr<CandidateSource> source = make_procedural_search();
+  std::unique_ptr<CandidateSource> source;
+  const std::string diffusion_dir = weights_dir + "/diffusion";
+  const bool have_diffusion = fs::is_regular_file(diffusion_dir + "/config.json");
+  if (params.candidates == "diffusion" || (params.candidates == "auto" && have_diffusion)) {
+    LatentDiffusionOptions options;
+    options.run_dir = diffusion_dir;
+    options.steps = params.steps;
+    auto made = make_latent_diffusion(options);
+    if (!made)
+      return Result<ReconstructSummary>::fail(made.error().code, made.error().message +
+                                                                     " (the learned model lives in <weights>/diffusion; "
+                                                                     "--candidates procedural works without it)");
+    source = std::move(*made);
+  } else {
+    source = make_procedural_search();
+  }
+  timings["load_generator"] = seconds_since(t);
+  t = Clock::now();
   summary.source = source->name();
   const int pool = source->pool_size(params.samples);
   report("propose", 0, pool);
@@ -277,6 +300,12 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
     Evaluated& e = evaluated[static_cast<size_t>(i)];
     e.index = static_cast<int>(i);
     e.proposal = (*proposals)[static_cast<size_t>(i)];
+    if (!e.proposal.decode_error.empty()) {
+      e.check.valid = false;
+      e.check.reason = e.proposal.decode_error;
+      report("check", ++done, total);
+      return;
+    }
     CheckOptions check;
     check.keep_solid = true;
     e.check = check_model(e.proposal.model, check);
@@ -363,7 +392,8 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   run["options"] = {{"samples", params.samples},
                     {"seed", params.seed},
                     {"steps", params.steps},
-                    {"steps_used", false},
+                    {"steps_used", summary.source == "latent-diffusion"},
+                    {"candidates", params.candidates},
                     {"device", params.device},
                     {"threads", params.threads},
                     {"inputs", params.input_kind == InputKind::kPhoto ? "photo" : "depth-normal"},

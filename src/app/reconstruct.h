@@ -4,7 +4,8 @@
 //   1-4 photos -> checks (photo_input.h) -> estimator: whole photo to find the object, then a
 //   crop around it -> relative depth, normals, mask per view (view_maps.h)
 //   [or depth/normal PNGs directly: InputKind::kDepthNormal]
-//   -> a candidate source proposes a pool of CAD sequences (candidates.h)
+//   -> a candidate source proposes a pool of CAD sequences (candidates.h): the latent diffusion
+//   model (shipped in models/diffusion) or, without it, a procedural-part search
 //   -> kernel check of each (valid solid or a reason) -> agreement of each valid candidate's
 //   renders with the input maps over a pose search (agreement.h)
 //   -> rank: valid first, then agreement score, then proposal order
@@ -48,6 +49,9 @@ struct ReconstructParams {
   InputKind input_kind = InputKind::kPhoto;
   bool force = false;
   std::string weights_dir;          // "" = default_weights_dir()
+  // Where candidates come from: "diffusion" (<weights>/diffusion, the learned model),
+  // "procedural" (procedural-part search, no learning), or "auto" (diffusion when present).
+  std::string candidates = "auto";
   std::string estimator;            // "" = <weights_dir>/estimator.pt; may be a TorchScript file
   PhotoLimits limits;
   nlohmann::json run_info = nlohmann::json::object();  // extra fields for run.json (command line, ...)

@@ -1,12 +1,15 @@
 #include "learn/condition_trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <numeric>
 #include <random>
 #include <set>
 
 #include "data/dataset.h"
+#include "learn/backbone_input.h"
 #include "learn/checkpoint.h"
 #include "util/atomic_file.h"
 #include "util/progress.h"
@@ -43,12 +46,13 @@ Status check_top_level(const nlohmann::json& j, const std::set<std::string>& all
 }  // namespace
 
 void to_json(nlohmann::json& j, const DiffusionSettings& o) {
-  j = {{"max_views", o.max_views},     {"timesteps", o.timesteps},     {"schedule", o.schedule},
+  j = {{"max_views", o.max_views},     {"feature_sets", o.feature_sets}, {"timesteps", o.timesteps},     {"schedule", o.schedule},
        {"condition_dropout", o.condition_dropout}, {"distill_weight", o.distill_weight}, {"sampler", o.sampler},
        {"sample_steps", o.sample_steps}, {"eta", o.eta}};
 }
 void from_json(const nlohmann::json& j, DiffusionSettings& o) {
   o.max_views = j.value("max_views", o.max_views);
+  o.feature_sets = j.value("feature_sets", o.feature_sets);
   o.timesteps = j.value("timesteps", o.timesteps);
   o.schedule = j.value("schedule", o.schedule);
   o.condition_dropout = j.value("condition_dropout", o.condition_dropout);
@@ -60,10 +64,16 @@ void from_json(const nlohmann::json& j, DiffusionSettings& o) {
 
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin) {
   BackboneConfig c;
-  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "train"}, origin); !st) return st.error();
+  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "train"}, origin);
+      !st)
+    return st.error();
   if (auto st = read_section(j, "backbone", &c.backbone, origin); !st) return st.error();
   if (auto st = read_section(j, "train", &c.train, origin); !st) return st.error();
   c.image_size = j.value("image_size", c.image_size);
+  c.views_per_sample = j.value("views_per_sample", c.views_per_sample);
+  c.max_samples = j.value("max_samples", c.max_samples);
+  if (c.views_per_sample < 1 || c.max_samples < 0)
+    return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": views_per_sample must be >= 1, max_samples >= 0");
   if (c.image_size < 16 || c.backbone.feature_dim < 1 || c.backbone.base_channels < 1 || c.train.max_steps < 1 ||
       c.train.batch_size < 1 || c.train.checkpoint_every < 1 || c.train.log_every < 1)
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": sizes and steps must be positive (image_size >= 16)");
@@ -71,7 +81,12 @@ Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std:
 }
 
 nlohmann::json backbone_config_to_json(const BackboneConfig& c) {
-  return {{"kind", "backbone"}, {"backbone", c.backbone}, {"image_size", c.image_size}, {"train", c.train}};
+  return {{"kind", "backbone"},
+          {"backbone", c.backbone},
+          {"image_size", c.image_size},
+          {"views_per_sample", c.views_per_sample},
+          {"max_samples", c.max_samples},
+          {"train", c.train}};
 }
 
 Result<DiffusionConfig> parse_diffusion_config(const nlohmann::json& j, const std::string& origin) {
@@ -83,10 +98,10 @@ Result<DiffusionConfig> parse_diffusion_config(const nlohmann::json& j, const st
   if (auto st = read_section(j, "diffusion", &c.diffusion, origin); !st) return st.error();
   if (auto st = read_section(j, "train", &c.train, origin); !st) return st.error();
   const auto& d = c.diffusion;
-  if (d.max_views < 1 || d.timesteps < 2 || (d.schedule != "linear" && d.schedule != "cosine") ||
+  if (d.max_views < 1 || d.feature_sets < 1 || d.timesteps < 2 || (d.schedule != "linear" && d.schedule != "cosine") ||
       (d.sampler != "ddim" && d.sampler != "ddpm") || d.sample_steps < 1)
     return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument,
-                                         origin + ": diffusion: max_views >= 1, timesteps >= 2, schedule linear|cosine, sampler ddim|ddpm");
+                                         origin + ": diffusion: max_views >= 1, feature_sets >= 1, timesteps >= 2, schedule linear|cosine, sampler ddim|ddpm");
   if (c.geometry.d_model % c.geometry.n_heads || c.denoiser.d_model % c.denoiser.n_heads)
     return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument, origin + ": d_model must be a multiple of n_heads");
   if (c.train.max_steps < 1 || c.train.batch_size < 1 || c.train.checkpoint_every < 1 || c.train.log_every < 1)
@@ -247,16 +262,20 @@ int64_t views_per_set(const DatasetReader& reader) {
   return 4;
 }
 
-torch::Tensor resize_images(const torch::Tensor& images, int64_t size) {
-  if (images.size(-1) == size) return images;
-  return torch::nn::functional::adaptive_avg_pool2d(images, torch::nn::functional::AdaptiveAvgPool2dFuncOptions({size, size}));
-}
 
 }  // namespace
 
 // ---------------------------------------------------------------- backbone
 
 namespace {
+
+// [B, 4, s, s] stored views (depth, normal xyz) and a modality per image -> [B, 3, s, s] float.
+torch::Tensor as_rgb_modality(const torch::Tensor& stored, const torch::Tensor& modality) {
+  auto x = stored.to(torch::kFloat);
+  auto depth = x.slice(1, 0, 1).expand({x.size(0), 3, x.size(2), x.size(3)});
+  auto normal = x.slice(1, 1, 4);
+  return torch::where(modality.view({-1, 1, 1, 1}).eq(0), depth, normal);
+}
 
 class BackboneWithHeadImpl : public torch::nn::Module {
  public:
@@ -285,28 +304,41 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
   if (auto st = prepare_run_dir(ctx, cfg, {{"stage", "backbone"}, {"data", dataset_dir}}); !st) return st.error();
   seed_everything(ctx.seed);
 
-  // Images of every sample, pooled to image_size and kept as float16 ([N, V, 2, 3, s, s]).
-  auto load_images = [&](const std::vector<size_t>& idx) -> Result<torch::Tensor> {
+  // A few framed views of every sample, kept as float16 [N, K, 4, s, s] (depth once, then the
+  // normal's 3 channels): 25k models x 4 views at 64^2 is ~3.4 GB; all 32 would be ~27 GB.
+  const int64_t keep = config.views_per_sample;
+  auto load_images = [&](const std::vector<size_t>& idx, uint64_t salt) -> Result<torch::Tensor> {
     std::vector<torch::Tensor> all;
+    all.reserve(idx.size());
     ProgressBar bar("load images", static_cast<int64_t>(idx.size()), ctx.progress);
     for (size_t i : idx) {
       auto s = reader->get(i);
       if (!s) return s.error();
-      auto img = images_from_sample(*s);  // [V, 2, 3, S, S]
-      const int64_t v = img.size(0);
-      img = resize_images(img.view({v * 2, 3, img.size(3), img.size(4)}), config.image_size);
-      all.push_back(img.view({v, 2, 3, config.image_size, config.image_size}).to(torch::kHalf));
+      // Views spread over the rendering sets, offset per sample so all angles get used.
+      std::mt19937_64 rng(ctx.seed * 31ULL + salt + i);
+      std::vector<int64_t> views;
+      const int64_t stride = std::max<int64_t>(1, s->views / keep);
+      for (int64_t k = 0; k < keep; ++k) views.push_back((k * stride + static_cast<int64_t>(rng() % stride)) % s->views);
+      auto img = backbone_views_of_sample(*s, config.image_size, views);  // [K, 2, 3, s, s]
+      all.push_back(torch::cat({img.select(1, 0).slice(1, 0, 1), img.select(1, 1)}, 1).to(torch::kHalf));
       bar.add(1);
     }
     bar.finish();
+    if (all.empty()) return torch::zeros({0, keep, 4, config.image_size, config.image_size}, torch::kHalf);
     return torch::stack(all);
   };
-  auto train_images = load_images(train_idx);
+  if (config.max_samples > 0 && static_cast<int64_t>(train_idx.size()) > config.max_samples) {
+    std::mt19937_64 rng(ctx.seed);
+    std::shuffle(train_idx.begin(), train_idx.end(), rng);
+    train_idx.resize(static_cast<size_t>(config.max_samples));
+    std::sort(train_idx.begin(), train_idx.end());
+  }
+  auto train_images = load_images(train_idx, 0);
   if (!train_images) return train_images.error();
   auto z_train = latents_for(*reader, train_idx, *ae, ctx.device);
   if (!z_train) return z_train.error();
   std::vector<size_t> val_small(val_idx.begin(), val_idx.begin() + static_cast<long>(std::min<size_t>(val_idx.size(), 64)));
-  auto val_images = load_images(val_small);
+  auto val_images = load_images(val_small, 1);
   if (!val_images) return val_images.error();
   auto z_val = latents_for(*reader, val_small, *ae, ctx.device);
   if (!z_val) return z_val.error();
@@ -315,6 +347,7 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
   model->to(ctx.device);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.lr));
   const int64_t n = train_images->size(0), views = train_images->size(1);
+  // Draw images from every loaded model and view; the z targets follow the (possibly capped) set.
   LoopHooks hooks;
   hooks.train_step = [&](int64_t step, int64_t* samples) {
     // Random (sample, view, modality) images; the draw depends only on (seed, step).
@@ -326,7 +359,7 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
       mi.push_back(static_cast<int64_t>(rng() % 2));
     }
     auto s_t = torch::tensor(si), v_t = torch::tensor(vi), m_t = torch::tensor(mi);
-    auto images = train_images->index({s_t, v_t, m_t}).to(torch::kFloat).to(ctx.device);
+    auto images = as_rgb_modality(train_images->index({s_t, v_t}), m_t).to(ctx.device);
     auto target = z_train->index({s_t}).to(ctx.device);
     auto loss = torch::mse_loss(model->forward(images), target);
     optimizer.zero_grad();
@@ -342,7 +375,7 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
     // First view of each modality of up to 64 val models: MSE to z.
     double total = 0.0;
     for (int64_t m = 0; m < 2; ++m) {
-      auto images = val_images->select(1, 0).select(1, m).to(torch::kFloat).to(ctx.device);
+      auto images = as_rgb_modality(val_images->select(1, 0), torch::full({val_images->size(0)}, m, torch::kLong)).to(ctx.device);
       total += torch::mse_loss(model->forward(images), z_val->to(ctx.device)).item<double>();
     }
     return total / 2.0;
@@ -368,6 +401,7 @@ Result<LoadedBackbone> load_backbone(const std::string& path, const torch::Devic
   if (!text) return text.error();
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded()) return Result<LoadedBackbone>::fail(ErrorCode::kParse, path + "/config.json: not JSON");
+  if (j.is_object()) j.erase("ae_run");  // provenance written by train_backbone, not a setting
   auto config = parse_backbone_config(j, path + "/config.json");
   if (!config) return config.error();
   ConvBackbone net(config->backbone);
@@ -379,23 +413,33 @@ Result<LoadedBackbone> load_backbone(const std::string& path, const torch::Devic
 }
 
 Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std::vector<size_t>& indices,
-                                       LoadedBackbone& backbone, bool progress) {
+                                       LoadedBackbone& backbone, bool progress, int64_t views) {
   auto reader = DatasetReader::open(dataset_dir);
   if (!reader) return reader.error();
   std::vector<torch::Tensor> out;
+  out.reserve(indices.size());
   ProgressBar bar("features", static_cast<int64_t>(indices.size()), progress);
   for (size_t i : indices) {
     auto s = reader->get(i);
     if (!s) return s.error();
-    auto img = images_from_sample(*s);
+    std::vector<int64_t> which;
+    for (int64_t v = 0; v < (views > 0 ? std::min<int64_t>(views, s->views) : s->views); ++v) which.push_back(v);
+    auto img = backbone_views_of_sample(*s, backbone.image_size, which);  // [V, 2, 3, s, s]
     const int64_t v = img.size(0);
-    auto flat = resize_images(img.view({v * 2, 3, img.size(3), img.size(4)}), backbone.image_size);
-    out.push_back(backbone.extractor->extract(flat).to(torch::kCPU).view({v, 2, -1}));
+    out.push_back(backbone.extractor->extract(img.view({v * 2, 3, img.size(3), img.size(4)})).to(torch::kCPU).view({v, 2, -1}));
     bar.add(1);
   }
   bar.finish();
   if (out.empty()) return torch::zeros({0});
   return torch::stack(out);
+}
+
+torch::Tensor features_of_maps(LoadedBackbone& backbone, const std::vector<GeometryMaps>& views) {
+  std::vector<torch::Tensor> images;
+  for (const auto& m : views) images.push_back(backbone_view_of_maps(m, backbone.image_size));
+  auto img = torch::stack(images);  // [V, 2, 3, s, s]
+  const int64_t v = img.size(0);
+  return backbone.extractor->extract(img.view({v * 2, 3, img.size(3), img.size(4)})).to(torch::kCPU).view({v, 2, -1});
 }
 
 // ---------------------------------------------------------------- diffusion
@@ -434,9 +478,10 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
     f_train = cached.at(0);
     f_val = cached.at(1);
   } else {
-    auto ft = compute_features(dataset_dir, train_idx, *backbone, ctx.progress);
+    const int64_t cached_views = config.diffusion.feature_sets * std::max<int64_t>(1, views_per_set(*reader));
+    auto ft = compute_features(dataset_dir, train_idx, *backbone, ctx.progress, cached_views);
     if (!ft) return ft.error();
-    auto fv = compute_features(dataset_dir, val_idx, *backbone, ctx.progress);
+    auto fv = compute_features(dataset_dir, val_idx, *backbone, ctx.progress, cached_views);
     if (!fv) return fv.error();
     f_train = *ft;
     f_val = *fv;
@@ -548,12 +593,17 @@ Result<LoadedDiffusion> load_diffusion(const std::string& run_dir, const torch::
   j.erase("backbone");
   auto config = parse_diffusion_config(j, run_dir + "/config.json");
   if (!config) return config.error();
+  // Recorded paths are absolute for runs trained here; shipped runs use paths relative to
+  // their own folder (models/diffusion -> ../ae_small).
+  auto resolve = [&](const std::string& p) {
+    return p.empty() || fs::path(p).is_absolute() ? p : (run / p).lexically_normal().string();
+  };
   LoadedDiffusion out;
   out.config = *config;
-  auto ae = load_autoencoder(ae_run, device);
+  auto ae = load_autoencoder(resolve(ae_run), device);
   if (!ae) return Result<LoadedDiffusion>::fail(ae.error().code, "autoencoder of " + run_dir + ": " + ae.error().message);
   out.autoencoder = *ae;
-  auto bb = load_backbone(backbone, device);
+  auto bb = load_backbone(resolve(backbone), device);
   if (!bb) return Result<LoadedDiffusion>::fail(bb.error().code, "backbone of " + run_dir + ": " + bb.error().message);
   out.backbone = *bb;
   out.prior = ConditionalPrior(out.config);
@@ -561,11 +611,14 @@ Result<LoadedDiffusion> load_diffusion(const std::string& run_dir, const torch::
   out.prior->to(device);
   out.prior->eval();
   out.features_cache = (run / "features.pt").string();
+  const std::string bb_path = resolve(backbone);
+  out.weight_files = {(run / "model.pt").string(), (fs::path(resolve(ae_run)) / "model.pt").string(),
+                      fs::is_regular_file(bb_path) ? bb_path : (fs::path(bb_path) / "backbone.pt").string()};
   return out;
 }
 
 torch::Tensor sample_latents(LoadedDiffusion& model, const torch::Tensor& features, const torch::Tensor& view_present,
-                             uint64_t seed, const torch::Device& device) {
+                             uint64_t seed, const torch::Device& device, int64_t steps) {
   torch::NoGradGuard no_grad;
   const auto& d = model.config.diffusion;
   NoiseSchedule schedule(d.timesteps, d.schedule);
@@ -573,7 +626,7 @@ torch::Tensor sample_latents(LoadedDiffusion& model, const torch::Tensor& featur
   auto present = view_present.to(device);
   Denoiser denoiser = [&](const torch::Tensor& z, const torch::Tensor& t) { return model.prior->forward(z, t, f, present); };
   SamplerOptions so;
-  so.steps = d.sample_steps;
+  so.steps = steps > 0 ? steps : d.sample_steps;
   so.eta = d.eta;
   so.seed = seed;
   const int64_t z_dim = model.autoencoder->options().z_dim;

@@ -19,6 +19,7 @@
 
 #include "cad/status.h"
 #include "learn/ae_trainer.h"
+#include "learn/photo_estimator.h"
 #include "learn/geometry_encoder.h"
 #include "learn/image_backbone.h"
 #include "learn/latent_diffusion.h"
@@ -29,7 +30,9 @@ namespace cadcrafter::learn {
 
 struct BackboneConfig {
   ConvBackboneOptions backbone;
-  int64_t image_size = 64;  // images are average-pooled to this size first
+  int64_t image_size = 64;       // framed views are resampled to this size (backbone_input.h)
+  int64_t views_per_sample = 4;  // views kept in memory per training model (of its 32): caps RAM
+  int64_t max_samples = 0;       // training models used (0 = all)
   TrainOptions train;
 };
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin);
@@ -37,6 +40,7 @@ nlohmann::json backbone_config_to_json(const BackboneConfig& c);
 
 struct DiffusionSettings {
   int64_t max_views = 4;
+  int64_t feature_sets = 2;        // rendering sets (of 4 views) whose features are cached per model
   int64_t timesteps = 1000;
   std::string schedule = "linear";
   double condition_dropout = 0.1;  // classifier-free guidance training
@@ -84,9 +88,13 @@ struct LoadedBackbone {
 };
 Result<LoadedBackbone> load_backbone(const std::string& path, const torch::Device& device);
 
-// Per-sample features [N, V, 2, F] of `indices` (in order), computed with `backbone`.
+// Per-sample features [N, V, 2, F] of `indices` (in order) for the first `views` views of each
+// sample (all when <= 0), computed with `backbone`.
 Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std::vector<size_t>& indices,
-                                       LoadedBackbone& backbone, bool progress);
+                                       LoadedBackbone& backbone, bool progress, int64_t views = 0);
+
+// Features [V, 2, F] of estimated or loaded maps of V views (app/view_maps.h).
+torch::Tensor features_of_maps(LoadedBackbone& backbone, const std::vector<GeometryMaps>& views);
 
 // A trained diffusion run with everything it needs to generate: its config, the prior, the
 // autoencoder and the backbone recorded in its config.json.
@@ -96,13 +104,14 @@ struct LoadedDiffusion {
   CadAutoencoder autoencoder{nullptr};
   LoadedBackbone backbone;
   std::string features_cache;  // <run>/features.pt (training-set features), may not exist
+  std::vector<std::string> weight_files;  // diffusion, autoencoder and backbone weights read
 };
 Result<LoadedDiffusion> load_diffusion(const std::string& run_dir, const torch::Device& device);
 
 // Latents for features [B, V, 2, F] with view_present [B, V] (V <= max_views), sampled with the
-// run's sampler and step count; deterministic for `seed`.
+// run's sampler and its step count (or `steps` when > 0); deterministic for `seed`.
 torch::Tensor sample_latents(LoadedDiffusion& model, const torch::Tensor& features, const torch::Tensor& view_present,
-                             uint64_t seed, const torch::Device& device);
+                             uint64_t seed, const torch::Device& device, int64_t steps = 0);
 
 // Views per rendering set of a dataset (dataset.json config.views_per_set, default 4).
 int64_t dataset_views_per_set(const std::string& dataset_dir);

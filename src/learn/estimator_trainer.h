@@ -26,11 +26,9 @@
 #include "cad/cad_model.h"
 #include "cad/status.h"
 #include "learn/estimator.h"
+#include "learn/framing.h"
 
 namespace cadcrafter::learn {
-
-// Extra space around the object's bounding box, as a fraction of its larger side, per side.
-constexpr float kFramingMargin = 0.12f;
 
 // One rendered view, in the renderer's compact encodings (render_views.h).
 struct EstimatorSample {
@@ -62,17 +60,6 @@ std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel
                                                       int64_t image_size, uint64_t seed, int threads,
                                                       bool progress, int64_t* skipped = nullptr);
 
-// A square crop box in pixels (may extend past the image).
-struct CropBox {
-  float x0 = 0, y0 = 0, side = 0;
-};
-// The reconstruct framing of a mask (255/1 = object): the bounding box grown by `margin` of
-// its larger side per side, squared around its centre. The whole image when the mask is empty.
-CropBox frame_mask(const std::vector<uint8_t>& mask, int width, int height, float margin = kFramingMargin);
-
-// Crops `image` [C, H, W] (float) to `box` and resizes to size x size. Outside the image:
-// replicated border for `bilinear` (photos), zeros for nearest (depth, normals, mask).
-torch::Tensor crop_resize(const torch::Tensor& image, const CropBox& box, int64_t size, bool bilinear);
 
 // A training/evaluation batch: inputs in [0, 1] and decoded targets. `augment` draws random
 // framing and flips from `rng`; without it every sample gets the reconstruct framing.

@@ -2,7 +2,6 @@
 
 #include <filesystem>
 
-#include "data/shard.h"
 
 namespace cadcrafter::learn {
 
@@ -70,24 +69,6 @@ torch::Tensor TorchScriptBackbone::extract(const torch::Tensor& images) {
   auto out = module_.forward({images.to(device_)});
   TORCH_CHECK(out.isTensor(), "TorchScript backbone must return a tensor");
   return out.toTensor();
-}
-
-torch::Tensor images_from_sample(const DatasetSample& sample) {
-  const int64_t views = sample.views, size = sample.size;
-  auto depth = torch::from_blob(const_cast<uint16_t*>(sample.depth.data()), {views, size, size}, torch::kInt16)
-                   .to(torch::kFloat) ;
-  // uint16 stored in int16 storage: recover values >= 32768.
-  depth = torch::where(depth < 0, depth + 65536.0, depth) / 10000.0;
-  auto mask = torch::from_blob(const_cast<uint8_t*>(sample.mask.data()), {views, size, size}, torch::kUInt8).to(torch::kFloat) / 255.0;
-  auto normal = torch::from_blob(const_cast<uint8_t*>(sample.normal.data()), {views, size, size, 3}, torch::kUInt8)
-                    .to(torch::kFloat)
-                    .permute({0, 3, 1, 2}) / 127.5 - 1.0;
-  auto on = (mask > 0.5).to(torch::kFloat).unsqueeze(1);  // [V, 1, S, S]
-  auto d = depth.unsqueeze(1);
-  auto mean_depth = (d * on).sum({2, 3}, true) / on.sum({2, 3}, true).clamp_min(1.0);
-  auto depth_img = ((d - mean_depth) * on).expand({views, 3, size, size});
-  auto normal_img = normal * on;
-  return torch::stack({depth_img, normal_img}, 1).contiguous();  // [V, 2, 3, S, S]
 }
 
 }  // namespace cadcrafter::learn

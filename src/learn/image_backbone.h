@@ -3,9 +3,8 @@
 // trains its own small CNN (ConvBackbone) and freezes it, and also accepts any TorchScript
 // module mapping [B, 3, H, W] to [B, F] (TorchScriptBackbone), e.g. a traced DINOv2.
 //
-// Input convention (see images_from_sample): 3 channels in roughly [-1, 1]; a normal map is its
-// camera-frame normal (x, y, z) with the background 0; a depth map is the depth relative to the
-// object's mean depth, divided by the unit-sphere radius, repeated on 3 channels, background 0.
+// Input convention: backbone_input.h (framed views; standardised depth on 3 channels, camera-frame
+// normals; background 0).
 //
 // ConvBackbone: 4 stride-2 3x3 conv-GroupNorm-SiLU stages (32, 64, 128, 256 channels), global
 // average pooling, linear to feature_dim. Training (`cadcrafter train backbone`): each image
@@ -21,10 +20,6 @@
 #include <string>
 
 #include "cad/status.h"
-
-namespace cadcrafter {
-struct DatasetSample;
-}
 
 namespace cadcrafter::learn {
 
@@ -80,9 +75,5 @@ class TorchScriptBackbone : public FeatureExtractor {
   int64_t feature_dim_ = 0;
   torch::Device device_{torch::kCPU};
 };
-
-// The views of a dataset sample as backbone inputs: [V, 2, 3, S, S] (modality 0 depth,
-// 1 normal), float, in the convention above.
-torch::Tensor images_from_sample(const DatasetSample& sample);
 
 }  // namespace cadcrafter::learn

@@ -81,6 +81,7 @@ class ReconstructTest : public ::testing::Test {
     params_.samples = 2;
     params_.seed = 7;
     params_.threads = 2;
+    params_.candidates = "procedural";  // no learned model needed (test_learned_pipeline covers it)
   }
   TempDir tmp_;
   std::string depth_;

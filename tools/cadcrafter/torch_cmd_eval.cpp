@@ -73,7 +73,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   std::vector<const learn::VecRows*> targets;
   for (const auto& g : gts) targets.push_back(&g);
 
-  auto feats = learn::compute_features(o.data, indices, model->backbone, !o.quiet);
+  auto feats = learn::compute_features(o.data, indices, model->backbone, !o.quiet, std::max(1, o.views));
   if (!feats) return fail(name, feats.error().message);
   const int64_t max_views = model->config.diffusion.max_views;
   const int64_t views = std::min<int64_t>({o.views, max_views, learn::dataset_views_per_set(o.data), feats->size(1)});

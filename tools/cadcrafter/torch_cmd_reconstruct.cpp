@@ -62,7 +62,11 @@ CommandRegistration reg("reconstruct", "Photos of a part (1-4) -> ranked, editab
   app.add_option("--inputs", o->inputs_kind, "photo, or depth-normal (depth PNG + the normal PNG beside it)")
       ->check(CLI::IsMember({"photo", "depth-normal"}))
       ->capture_default_str();
-  app.add_option("--weights", o->params.weights_dir, "Folder with estimator.pt (default: the shipped models/)");
+  app.add_option("--weights", o->params.weights_dir,
+                 "Folder with estimator.pt and diffusion/ (default: the shipped models/)");
+  app.add_option("--candidates", o->params.candidates,
+                 "Candidate source: diffusion (learned), procedural (part search), auto (diffusion when shipped)")
+      ->capture_default_str();
   app.add_option("--estimator", o->params.estimator,
                  "Estimator model file: our weights or a TorchScript module [1,3,S,S] -> [1,5,S,S]");
   app.add_flag("--force", o->params.force, "Replace an existing output folder");
