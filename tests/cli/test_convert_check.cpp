@@ -13,6 +13,7 @@
 #include "geom/mesh_io.h"
 #include "geom/mesh_measure.h"
 #include "kernel/export.h"
+#include "cli/cli_support.h"
 #include "test_support.h"
 
 namespace cadcrafter {
@@ -20,31 +21,6 @@ namespace {
 
 using testing::TempDir;
 namespace fs = std::filesystem;
-
-struct ProcessRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-ProcessRun cadcrafter(const std::string& args, const TempDir& dir) {
-  const std::string out = dir / "stdout.txt", err = dir / "stderr.txt";
-  const std::string cmd = testing::binary_dir() + "/cadcrafter " + args + " > '" + out + "' 2> '" + err + "'";
-  const int status = std::system(cmd.c_str());
-  ProcessRun r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
 
 const std::string kBracket = testing::source_dir() + "/examples/l_bracket.json";
 constexpr double kBracketVolume = 35.43638494654885;  // hand-computed, see examples/l_bracket.json

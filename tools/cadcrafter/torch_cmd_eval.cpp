@@ -8,6 +8,10 @@
 // nearest-neighbour retrieval baseline next to it (the training model whose mean backbone
 // feature over the same views is closest in cosine similarity; its ground-truth vector is the
 // answer).
+//
+// --inputs photo (diffusion runs, a dataset built with --rgb) sends each view's photo-like render
+// through the depth/normal estimator first, as a user's photo would go, so the domain gap
+// between rendered maps and estimated maps is measured on the same models.
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -15,6 +19,8 @@
 #include <memory>
 #include <string>
 
+#include "app/reconstruct.h"
+#include "app/view_maps.h"
 #include "command.h"
 #include "data/dataset.h"
 #include "kernel/batch_check.h"
@@ -24,6 +30,7 @@
 #include "learn/cad_eval.h"
 #include "learn/checkpoint.h"
 #include "util/atomic_file.h"
+#include "util/progress.h"
 #include "util/run_info.h"
 
 namespace cadcrafter::cli {
@@ -31,7 +38,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct EvalCliOptions {
-  std::string model, data, split = "val", out, device = "cpu";
+  std::string model, data, split = "val", out, device = "cpu", inputs = "depth-normal", estimator;
   int views = 1, samples = 1, threads = 2;
   int64_t limit = 0;
   uint64_t seed = 0;
@@ -47,6 +54,47 @@ Status write_outputs(const std::string& out, const nlohmann::json& j, const std:
   if (auto st = write_file_atomically((fs::path(out) / "eval.json").string(), j.dump(2) + "\n"); !st) return st;
   if (auto st = write_file_atomically((fs::path(out) / "eval.md").string(), md); !st) return st;
   return write_file_atomically((fs::path(out) / "run.json").string(), info.dump(2) + "\n");
+}
+
+// Features [n, views, 2, F] of the photo-like renders of `indices` through the estimator, and
+// which views it found an object in ([n, views] bool).
+Result<std::pair<torch::Tensor, torch::Tensor>> photo_features(const DatasetReader& reader, const std::vector<size_t>& indices,
+                                                                int views, const learn::PhotoEstimator& estimator,
+                                                                learn::LoadedBackbone& backbone, bool progress,
+                                                                int* failed_views) {
+  std::vector<torch::Tensor> feats, found;
+  ProgressBar bar("estimate + features", static_cast<int64_t>(indices.size()), progress);
+  for (size_t i : indices) {
+    auto s = reader.get(i);
+    if (!s) return s.error();
+    if (s->rgb.empty())
+      return Result<std::pair<torch::Tensor, torch::Tensor>>::fail(
+          ErrorCode::kInvalidArgument, "--inputs photo needs a dataset built with --rgb (this one has no photo-like renders)");
+    const int n = s->size;
+    std::vector<learn::GeometryMaps> maps;
+    auto present = torch::zeros({views}, torch::kBool);
+    for (int v = 0; v < std::min(views, s->views); ++v) {
+      app::InputPhoto photo;
+      photo.name = s->info.id + " view " + std::to_string(v);
+      photo.file_channels = 3;
+      const size_t px = static_cast<size_t>(n) * n * 3;
+      photo.rgb = Image8{n, n, 3, std::vector<uint8_t>(s->rgb.begin() + static_cast<long>(px * v), s->rgb.begin() + static_cast<long>(px * (v + 1)))};
+      auto view = app::estimate_view(photo, estimator);
+      if (!view) {
+        ++*failed_views;
+        continue;
+      }
+      present[static_cast<int64_t>(maps.size())] = true;
+      maps.push_back({view->size, view->depth, view->normal, view->mask});
+    }
+    auto f = torch::zeros({views, 2, backbone.extractor->feature_dim()});
+    if (!maps.empty()) f.narrow(0, 0, static_cast<int64_t>(maps.size())).copy_(learn::features_of_maps(backbone, maps));
+    feats.push_back(f);
+    found.push_back(present);
+    bar.add(1);
+  }
+  bar.finish();
+  return std::make_pair(torch::stack(feats), torch::stack(found));
 }
 
 int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
@@ -73,15 +121,35 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   std::vector<const learn::VecRows*> targets;
   for (const auto& g : gts) targets.push_back(&g);
 
-  auto feats = learn::compute_features(o.data, indices, model->backbone, !o.quiet, std::max(1, o.views));
-  if (!feats) return fail(name, feats.error().message);
   const int64_t max_views = model->config.diffusion.max_views;
+  const bool photo = o.inputs == "photo";
+  int failed_views = 0;
+  Result<torch::Tensor> feats = torch::Tensor();
+  torch::Tensor found;
+  if (photo) {
+    const std::string estimator_path = o.estimator.empty() ? app::default_weights_dir() + "/estimator.pt" : o.estimator;
+    auto estimator = learn::PhotoEstimator::load(estimator_path);
+    if (!estimator) return fail(name, estimator.error().message);
+    auto pf = photo_features(*reader, indices, o.views, *estimator, model->backbone, !o.quiet, &failed_views);
+    if (!pf) return fail(name, pf.error().message);
+    feats = pf->first;
+    found = pf->second;
+  } else {
+    feats = learn::compute_features(o.data, indices, model->backbone, !o.quiet, std::max(1, o.views));
+  }
+  if (!feats) return fail(name, feats.error().message);
   const int64_t views = std::min<int64_t>({o.views, max_views, learn::dataset_views_per_set(o.data), feats->size(1)});
   const int64_t n = feats->size(0), fdim = feats->size(3);
   auto cond = torch::zeros({n, max_views, 2, fdim});
   cond.narrow(1, 0, views).copy_(feats->narrow(1, 0, views));
   auto present = torch::zeros({n, max_views}, torch::kBool);
-  present.narrow(1, 0, views).fill_(true);
+  if (found.defined())
+    present.narrow(1, 0, views).copy_(found.narrow(1, 0, views));
+  else
+    present.narrow(1, 0, views).fill_(true);
+  if (failed_views > 0)
+    std::fprintf(stderr, "eval: the estimator found no object in %d of %lld views (left out of the condition)\n", failed_views,
+                 static_cast<long long>(n * views));
 
   std::vector<learn::VecRows> preds(static_cast<size_t>(n));
   std::vector<bool> chosen(static_cast<size_t>(n), false);
@@ -135,11 +203,15 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
 
   nlohmann::json j = {{"model", o.model},  {"data", o.data},       {"split", o.split},
                       {"views", views},    {"samples", samples},   {"task", "image_to_cad"},
+                      {"inputs", o.inputs}, {"estimator_failed_views", failed_views},
                       {"diffusion", learn::report_to_json(report)}, {"retrieval_baseline", learn::report_to_json(retrieval)}};
   std::string md = "# Evaluation of " + o.model + " on " + o.split + " (" + std::to_string(views) + " view(s), " +
-                   std::to_string(samples) + " sample(s))\n\n" + learn::report_to_markdown("Latent diffusion", report) + "\n" +
+                   std::to_string(samples) + " sample(s), inputs: " +
+                   (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") + ")\n\n" + learn::report_to_markdown("Latent diffusion", report) + "\n" +
                    learn::report_to_markdown("Nearest-neighbour retrieval baseline", retrieval);
-  const std::string out = o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v")).string() : o.out;
+  const std::string out =
+      o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v" + (photo ? "-photo" : ""))).string()
+                    : o.out;
   if (auto st = write_outputs(out, j, md, o.seed); !st) return fail(name, st.error().message);
   std::printf("%swrote %s/eval.json and eval.md\n", md.c_str(), out.c_str());
   return 0;
@@ -159,6 +231,7 @@ int run_eval(const EvalCliOptions& o) {
   const std::string kind = config_json.is_object() ? config_json.value("kind", "ae") : "";
   if (kind == "diffusion") return eval_diffusion(o, *device);
   if (kind != "ae") return fail(name, o.model + ": cannot evaluate a '" + kind + "' run (ae and diffusion runs can be)");
+  if (o.inputs != "depth-normal") return fail(name, "--inputs applies to diffusion runs (an autoencoder reads sequences)");
 
   auto model = learn::load_autoencoder(o.model, *device);
   if (!model) return fail(name, model.error().message);
@@ -201,6 +274,10 @@ CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accur
       ->check(CLI::IsMember({1, 4}))
       ->capture_default_str();
   app.add_option("--samples", o->samples, "Samples per input for generative models")->capture_default_str();
+  app.add_option("--inputs", o->inputs, "depth-normal (rendered maps) or photo (photo-like renders through the estimator)")
+      ->check(CLI::IsMember({"depth-normal", "photo"}))
+      ->capture_default_str();
+  app.add_option("--estimator", o->estimator, "Estimator for --inputs photo (default: the shipped models/estimator.pt)");
   app.add_option("--limit", o->limit, "Score only the first N sequences of the split");
   app.add_flag("--no-geometry", o->no_geometry, "Skip the kernel (accuracy only)");
   app.add_option("--device", o->device, "cpu, cuda or cuda:N")->capture_default_str();
