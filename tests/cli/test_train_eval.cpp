@@ -29,7 +29,7 @@ TEST(CliTrainEval, ThreeStagesThenEval) {
   if (cadcrafter("train --help", dir).code != 0) GTEST_SKIP() << "built without LibTorch";
   const std::string configs = testing::source_dir() + "/configs/";
   const std::string data = dir / "data";
-  auto r = cadcrafter("dataset build --source synth:12 --sets 1 --size 32 -q -o '" + data + "'", dir);
+  auto r = cadcrafter("dataset build --source synth:12 --sets 1 --size 32 --rgb -q -o '" + data + "'", dir);
   ASSERT_EQ(r.code, 0) << r.err;
 
   r = cadcrafter("train ae --data '" + data + "' --config " + configs + "ae_tiny.json --max-steps 6 -q -o '" +
@@ -77,8 +77,18 @@ TEST(CliTrainEval, ThreeStagesThenEval) {
     EXPECT_TRUE(d["retrieval_baseline"]["geometry"].contains("chamfer_median")) << d.dump();
     EXPECT_TRUE(fs::is_regular_file(out + "/eval.md"));
   }
-  // Photo inputs need photo-like renders in the dataset.
-  r = cadcrafter("eval --model '" + (dir / "diffusion") + "' --data '" + data + "' --split train --inputs photo --limit 2 -q", dir);
+  // Photo-like renders through the shipped estimator, as a user's photos would go.
+  r = cadcrafter("eval --model '" + (dir / "diffusion") + "' --data '" + data +
+                     "' --split train --inputs photo --views 4 --limit 3 -q -o '" + (dir / "eval_photo") + "'",
+                 dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto p = json_file(dir / "eval_photo/eval.json");
+  EXPECT_EQ(p["inputs"], "photo");
+  EXPECT_EQ(p["diffusion"]["sequences"], 3);
+  // ... which needs photo-like renders in the dataset.
+  const std::string plain = dir / "plain";
+  ASSERT_EQ(cadcrafter("dataset build --source synth:2 --sets 1 --size 32 -q -o '" + plain + "'", dir).code, 0);
+  r = cadcrafter("eval --model '" + (dir / "diffusion") + "' --data '" + plain + "' --split train --inputs photo -q", dir);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("--rgb"), std::string::npos) << r.err;
 }
