@@ -3,14 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-// A private copy of stb_image for the header checks (size, bit depth) before decoding:
-// render/image_io.cpp compiles its copy with STB_IMAGE_STATIC, so none is exported.
-#define STB_IMAGE_STATIC
-#define STB_IMAGE_IMPLEMENTATION
-#define STBI_ONLY_PNG
-#define STBI_ONLY_JPEG
-#include <stb/stb_image.h>
-
 #include "util/atomic_file.h"
 
 namespace cadcrafter::app {
@@ -45,12 +37,13 @@ Result<InputPhoto> decode_photo(const std::string& bytes, const std::string& nam
   if (static_cast<int64_t>(bytes.size()) > limits.max_file_bytes)
     return fail(name, "file too large (" + std::to_string(bytes.size() >> 20) + " MiB; the limit is " +
                           std::to_string(limits.max_file_bytes >> 20) + " MiB)");
-  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
-  const int length = static_cast<int>(bytes.size());
-  int width = 0, height = 0, channels = 0;
-  if (!stbi_info_from_memory(data, length, &width, &height, &channels))
-    return fail(name, "not a PNG or JPEG image (" + std::string(stbi_failure_reason() ? stbi_failure_reason() : "unknown format") + ")");
-  if (stbi_is_16_bit_from_memory(data, length))
+  auto header = probe_image(bytes, name);
+  if (!header) {
+    const std::string& m = header.error().message;
+    return fail(name, m.substr(m.find("not a PNG") == std::string::npos ? 0 : m.find("not a PNG")));
+  }
+  const int width = header->width, height = header->height;
+  if (header->sixteen_bit)
     return fail(name, "16-bit image: photos must be 8-bit (16-bit PNGs are depth maps; use --inputs depth-normal for those)");
   if (width < limits.min_side || height < limits.min_side)
     return fail(name, "image too small (" + std::to_string(width) + "x" + std::to_string(height) + "; at least " +

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 #include "util/atomic_file.h"
 
@@ -136,6 +137,18 @@ std::string stb_reason() {
 }
 
 }  // namespace
+
+Result<ImageHeader> probe_image(const std::string& bytes, const std::string& name) {
+  if (bytes.empty() || bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()))
+    return Result<ImageHeader>::fail(ErrorCode::kInvalidArgument, name + ": empty or oversized image data");
+  const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int length = static_cast<int>(bytes.size());
+  ImageHeader h;
+  if (!stbi_info_from_memory(data, length, &h.width, &h.height, &h.channels))
+    return Result<ImageHeader>::fail(ErrorCode::kParse, name + ": not a PNG or JPEG image (" + stb_reason() + ")");
+  h.sixteen_bit = stbi_is_16_bit_from_memory(data, length) != 0;
+  return h;
+}
 
 Result<std::string> encode_png(const Image8& im) {
   if (Status s = check_shape(im); !s) return s.error();

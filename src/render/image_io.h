@@ -36,6 +36,14 @@ Result<Image8> read_image8(const std::string& path, int channels = 0);
 Result<Image16> read_image16(const std::string& path, int channels = 0);
 Result<Image8> decode_image8(const std::string& bytes, int channels = 0, const std::string& name = "<memory>");
 
+// What a PNG or JPEG's header says, without decoding the pixels (cheap checks of untrusted
+// files before allocating for them). Fails with stb's reason for anything else.
+struct ImageHeader {
+  int width = 0, height = 0, channels = 0;
+  bool sixteen_bit = false;
+};
+Result<ImageHeader> probe_image(const std::string& bytes, const std::string& name = "<memory>");
+
 // JPEG at `quality` (1..100) and back, as a camera or a web upload would do to a photo.
 Result<std::string> encode_jpeg(const Image8& image, int quality);
 Result<Image8> jpeg_round_trip(const Image8& image, int quality);

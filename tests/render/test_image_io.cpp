@@ -80,3 +80,34 @@ TEST(ImageIo, BadFilesGiveMessagesNamingTheFile) {
 
 }  // namespace
 }  // namespace cadcrafter
+
+namespace cadcrafter {
+namespace {
+
+TEST(ImageIo, ProbeReadsTheHeaderOnly) {
+  Image16 deep{5, 3, 1, std::vector<uint16_t>(15, 40000)};
+  auto png16 = encode_png(deep);
+  ASSERT_TRUE(png16.ok());
+  auto h = probe_image(*png16);
+  ASSERT_TRUE(h.ok()) << h.error().message;
+  EXPECT_EQ(h->width, 5);
+  EXPECT_EQ(h->height, 3);
+  EXPECT_EQ(h->channels, 1);
+  EXPECT_TRUE(h->sixteen_bit);
+  Image8 rgb{16, 8, 3, std::vector<uint8_t>(16 * 8 * 3, 100)};
+  auto jpeg = encode_jpeg(rgb, 90);
+  ASSERT_TRUE(jpeg.ok());
+  h = probe_image(*jpeg);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->width, 16);
+  EXPECT_EQ(h->channels, 3);
+  EXPECT_FALSE(h->sixteen_bit);
+  // A truncated header and random bytes are refused, naming the input.
+  auto bad = probe_image(png16->substr(0, 10), "cut.png");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("cut.png"), std::string::npos);
+  EXPECT_FALSE(probe_image("").ok());
+}
+
+}  // namespace
+}  // namespace cadcrafter
