@@ -139,7 +139,7 @@ std::string fmt(double v, const char* f = "%.5g") {
 }  // namespace
 
 std::vector<VecRows> reconstruct(CadAutoencoder& model, const std::vector<const VecRows*>& inputs,
-                                 const torch::Device& device, int64_t batch_size) {
+                                 const torch::Device& device, int64_t batch_size, CommandDecoding decoding) {
   torch::NoGradGuard no_grad;
   model->eval();
   std::vector<VecRows> out;
@@ -150,7 +150,7 @@ std::vector<VecRows> reconstruct(CadAutoencoder& model, const std::vector<const 
     auto batch = make_vec_batch(chunk).to(device);
     auto z = model->encode(batch.commands, batch.args);
     auto decoded = model->decode(z, kMaxSeqLen);
-    for (auto& v : logits_to_vecs(decoded.command_logits, decoded.args_logits)) out.push_back(std::move(v));
+    for (auto& v : logits_to_vecs(decoded.command_logits, decoded.args_logits, decoding)) out.push_back(std::move(v));
   }
   return out;
 }

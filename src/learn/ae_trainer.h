@@ -72,7 +72,8 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
 // Encodes and decodes every sequence (batched, eval mode, no grad); predictions are cut at
 // their first EOS.
 std::vector<VecRows> reconstruct(CadAutoencoder& model, const std::vector<const VecRows*>& inputs,
-                                 const torch::Device& device, int64_t batch_size = 128);
+                                 const torch::Device& device, int64_t batch_size = 128,
+                                 CommandDecoding decoding = CommandDecoding::kArgmax);
 torch::Tensor encode_latents(CadAutoencoder& model, const std::vector<const VecRows*>& inputs,
                              const torch::Device& device, int64_t batch_size = 128);
 

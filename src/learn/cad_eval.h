@@ -10,6 +10,7 @@
 // the network alone (the 8-bit quantisation error is `cadcrafter check --roundtrip`'s job).
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@ struct CadEvalReport {
   double invalid_ratio = 0.0;
   double chamfer_mean = 0.0, chamfer_median = 0.0, chamfer_trimmed_mean = 0.0;
   std::vector<double> chamfer;  // per valid prediction (not serialised)
+  std::map<std::string, int64_t> invalid_reasons;  // why predictions failed, by kind of checker reason
 };
 
 // predicted[i] is scored against target[i]; `ids` names them in the per-model list (optional).

@@ -41,6 +41,7 @@ nlohmann::json CadGenerator::describe() const {
           {"sampler", d.sampler},
           {"sample_steps", d.sample_steps},
           {"max_views", d.max_views},
+          {"command_decoding", decoding_name(CommandDecoding::kGrammar)},
           {"z_dim", impl_->model.autoencoder->options().z_dim}};
 }
 
@@ -66,7 +67,8 @@ Result<std::vector<CadVec>> CadGenerator::generate(const std::vector<GeometryMap
   present.narrow(1, 0, v).fill_(true);
   auto z = sample_latents(m, features, present, seed, torch::kCPU, steps);
   auto decoded = m.autoencoder->decode(z, kMaxSeqLen);
-  auto rows = logits_to_vecs(decoded.command_logits, decoded.args_logits);
+  // Grammar-constrained: a user gets sequences that are well formed (cad_tokens.h).
+  auto rows = logits_to_vecs(decoded.command_logits, decoded.args_logits, CommandDecoding::kGrammar);
   std::vector<CadVec> out;
   out.reserve(rows.size());
   for (auto& r : rows) out.emplace_back(r.begin(), r.end());

@@ -1,6 +1,8 @@
 #include "learn/cad_tokens.h"
 
 #include <algorithm>
+#include <array>
+#include <limits>
 #include <sstream>
 
 #include "cad/cad_vec.h"
@@ -79,9 +81,102 @@ torch::Tensor rows_through_first_eos(const torch::Tensor& commands) {
   return (eos.cumsum(1) - eos) == 0;
 }
 
-std::vector<VecRows> logits_to_vecs(const torch::Tensor& command_logits, const torch::Tensor& args_logits) {
-  auto commands = command_logits.argmax(-1).to(torch::kCPU).contiguous();     // [B, S]
-  auto args = (args_logits.argmax(-1) - 1).to(torch::kCPU).contiguous();     // [B, S, 16]
+const char* decoding_name(CommandDecoding decoding) {
+  return decoding == CommandDecoding::kGrammar ? "grammar" : "argmax";
+}
+
+bool parse_decoding(const std::string& name, CommandDecoding* out) {
+  if (name == "argmax") *out = CommandDecoding::kArgmax;
+  else if (name == "grammar") *out = CommandDecoding::kGrammar;
+  else return false;
+  return true;
+}
+
+namespace {
+
+// The automaton: where the sequence is, and which command may come next. A loop is one circle,
+// or at least two lines/arcs of which not both are lines (two lines enclose no area).
+enum GrammarState { kStart, kLoopStart, kCircleDone, kOneLine, kOneArc, kTwoLines, kSegments, kExtDone, kEnd, kNumStates };
+
+int next_state(int state, int command) {
+  const bool segment = command == kLine || command == kArc;
+  switch (state) {
+    case kStart: return command == kSol ? kLoopStart : -1;
+    case kLoopStart:
+      if (command == kCircle) return kCircleDone;
+      if (command == kLine) return kOneLine;
+      return command == kArc ? kOneArc : -1;
+    case kCircleDone:
+      if (command == kSol) return kLoopStart;
+      return command == kExt ? kExtDone : -1;
+    case kOneLine:
+      if (command == kLine) return kTwoLines;
+      return command == kArc ? kSegments : -1;
+    case kOneArc:
+    case kTwoLines: return segment ? kSegments : -1;
+    case kSegments:
+      if (segment) return kSegments;
+      if (command == kSol) return kLoopStart;
+      return command == kExt ? kExtDone : -1;
+    case kExtDone:
+      if (command == kSol) return kLoopStart;
+      return command == kEos ? kEnd : -1;
+    case kEnd: return command == kEos ? kEnd : -1;
+    default: return -1;
+  }
+}
+
+}  // namespace
+
+std::vector<int> grammar_commands(const torch::Tensor& command_log_probs) {
+  const auto lp = command_log_probs.to(torch::kCPU, torch::kFloat).contiguous();
+  const int64_t length = lp.size(0);
+  if (length < 4) return {};
+  auto acc = lp.accessor<float, 2>();
+  constexpr double kNone = -std::numeric_limits<double>::infinity();
+  std::vector<std::array<double, kNumStates>> best(static_cast<size_t>(length + 1));
+  std::vector<std::array<std::pair<int, int>, kNumStates>> from(static_cast<size_t>(length + 1));  // (state, command)
+  for (auto& b : best) b.fill(kNone);
+  best[0][kStart] = 0.0;
+  for (int64_t i = 0; i < length; ++i)
+    for (int s = 0; s < kNumStates; ++s) {
+      if (best[static_cast<size_t>(i)][s] == kNone) continue;
+      for (int c = 0; c < kNumCommands; ++c) {
+        const int t = next_state(s, c);
+        if (t < 0) continue;
+        const double score = best[static_cast<size_t>(i)][s] + acc[i][c];
+        if (score > best[static_cast<size_t>(i + 1)][t]) {
+          best[static_cast<size_t>(i + 1)][t] = score;
+          from[static_cast<size_t>(i + 1)][t] = {s, c};
+        }
+      }
+    }
+  if (best[static_cast<size_t>(length)][kEnd] == kNone) return {};
+  std::vector<int> commands(static_cast<size_t>(length));
+  int state = kEnd;
+  for (int64_t i = length; i > 0; --i) {
+    const auto [previous, command] = from[static_cast<size_t>(i)][state];
+    commands[static_cast<size_t>(i - 1)] = command;
+    state = previous;
+  }
+  return commands;
+}
+
+std::vector<VecRows> logits_to_vecs(const torch::Tensor& command_logits, const torch::Tensor& args_logits,
+                                    CommandDecoding decoding) {
+  auto commands = command_logits.argmax(-1).to(torch::kCPU).contiguous();  // [B, S]
+  const bool grammar = decoding == CommandDecoding::kGrammar;
+  if (grammar) {
+    const auto log_probs = torch::log_softmax(command_logits.to(torch::kCPU, torch::kFloat), -1);
+    for (int64_t b = 0; b < commands.size(0); ++b) {
+      const auto best = grammar_commands(log_probs[b]);
+      for (size_t i = 0; i < best.size(); ++i) commands[b][static_cast<int64_t>(i)] = best[i];
+    }
+  }
+  // With the grammar, a used argument takes its best real value (classes 1..256), never "unused".
+  auto args = (grammar ? args_logits.narrow(-1, 1, kArgLevels).argmax(-1) : args_logits.argmax(-1) - 1)
+                  .to(torch::kCPU)
+                  .contiguous();  // [B, S, 16]
   auto cmd_acc = commands.accessor<int64_t, 2>();
   auto arg_acc = args.accessor<int64_t, 3>();
   const auto& mask = command_args_mask();

@@ -52,9 +52,26 @@ torch::Tensor rows_before_eos(const torch::Tensor& commands);
 // ... and the same plus the first EOS itself, DeepCAD's "extended" padding mask for the loss.
 torch::Tensor rows_through_first_eos(const torch::Tensor& commands);
 
-// Network outputs back to integer vectors: argmax command, argmax argument minus the shift,
-// arguments the predicted command does not use set to -1, cut after the first EOS (kept).
-std::vector<VecRows> logits_to_vecs(const torch::Tensor& command_logits, const torch::Tensor& args_logits);
+// How command logits become commands.
+// - kArgmax: each row's most likely command, as DeepCAD decodes (its metrics are defined so).
+// - kGrammar: the most likely command sequence that is well formed (Viterbi over a small
+//   automaton of DeepCAD's grammar: every sketch is loops of SOL + either one circle or >= 2
+//   lines/arcs, not just two lines, ended by Ext; extrudes then EOS). A non-autoregressive decoder scores rows
+//   independently, so argmax can emit e.g. a Line where a SOL must start the next sketch,
+//   which no kernel can build; this picks the best sequence that can be built. Arguments of
+//   used parameters then never take the "unused" class.
+enum class CommandDecoding { kArgmax, kGrammar };
+const char* decoding_name(CommandDecoding decoding);
+bool parse_decoding(const std::string& name, CommandDecoding* out);
+
+// The grammar-constrained command sequence of one row of log-probabilities [S, 6] (CPU,
+// float); empty when S is too short for any well-formed sequence (4 rows).
+std::vector<int> grammar_commands(const torch::Tensor& command_log_probs);
+
+// Network outputs back to integer vectors: commands as `decoding` says, argmax argument minus
+// the shift, arguments the command does not use set to -1, cut after the first EOS (kept).
+std::vector<VecRows> logits_to_vecs(const torch::Tensor& command_logits, const torch::Tensor& args_logits,
+                                    CommandDecoding decoding = CommandDecoding::kArgmax);
 
 // The rows up to and including the first EOS (appends an EOS when there is none).
 VecRows trim_at_eos(const VecRows& rows);

@@ -246,7 +246,7 @@ Result<torch::Tensor> latents_for(const DatasetReader& reader, const std::vector
                                   const torch::Device& device) {
   std::vector<VecRows> rows(indices.size());
   for (size_t i = 0; i < indices.size(); ++i) {
-    auto s = reader.get(indices[i]);
+    auto s = reader.get(indices[i], /*images=*/false);
     if (!s) return s.error();
     for (const auto& r : s->vec_rows()) rows[i].push_back(r);
     rows[i] = trim_at_eos(rows[i]);

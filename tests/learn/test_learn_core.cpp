@@ -63,6 +63,44 @@ TEST(LearnTokens, LogitsToVecsMasksUnusedArgsAndStopsAtEos) {
   EXPECT_EQ(vecs[0][1][0], kEos);
 }
 
+// The grammar decoder returns the most likely well-formed command sequence: where argmax would
+// start a sketch with a Line or close a loop of two lines, it pays the least log-probability to
+// repair it, and it leaves an already well-formed argmax sequence alone.
+TEST(LearnTokens, GrammarDecodingRepairsWithTheLeastCost) {
+  auto commands_of = [](const std::vector<std::vector<float>>& rows) {
+    auto logits = torch::full({1, static_cast<int64_t>(rows.size()), kNumCommands}, -10.0f);
+    for (size_t i = 0; i < rows.size(); ++i)
+      for (int c = 0; c < kNumCommands; ++c) logits[0][static_cast<int64_t>(i)][c] = rows[i][static_cast<size_t>(c)];
+    return logits;
+  };
+  // Columns: Line, Arc, Circle, EOS, SOL, Ext.
+  // Well formed already: SOL Circle Ext EOS EOS.
+  auto good = commands_of({{0, 0, 0, 0, 5, 0}, {0, 0, 5, 0, 0, 0}, {0, 0, 0, 0, 0, 5}, {0, 0, 0, 5, 0, 0}, {0, 0, 0, 5, 0, 0}});
+  EXPECT_EQ(grammar_commands(torch::log_softmax(good[0], -1)), (std::vector<int>{kSol, kCircle, kExt, kEos, kEos}));
+  // Argmax: Line Circle Ext EOS EOS (no SOL); row 0 prefers Line only slightly over SOL.
+  auto no_sol = commands_of({{3, 0, 0, 0, 2.5, 0}, {0, 0, 5, 0, 0, 0}, {0, 0, 0, 0, 0, 5}, {0, 0, 0, 5, 0, 0}, {0, 0, 0, 5, 0, 0}});
+  EXPECT_EQ(grammar_commands(torch::log_softmax(no_sol[0], -1)), (std::vector<int>{kSol, kCircle, kExt, kEos, kEos}));
+  // Argmax: SOL Line Line Ext EOS EOS: two lines enclose nothing; an Arc is the cheapest fix.
+  auto two_lines = commands_of({{0, 0, 0, 0, 5, 0}, {5, 1, 0, 0, 0, 0}, {5, 4, 0, 0, 0, 0}, {0, 0, 0, 0, 0, 5},
+                                {0, 0, 0, 5, 0, 0}, {0, 0, 0, 5, 0, 0}});
+  EXPECT_EQ(grammar_commands(torch::log_softmax(two_lines[0], -1)), (std::vector<int>{kSol, kLine, kArc, kExt, kEos, kEos}));
+  // Too short for any sequence: empty (callers keep argmax).
+  EXPECT_TRUE(grammar_commands(torch::zeros({3, kNumCommands})).empty());
+  // Through logits_to_vecs: used arguments never take the "unused" class.
+  auto args = torch::zeros({1, 5, kNumArgs, kArgClasses});
+  args.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(), 0}, 9.0);  // "unused" wins...
+  args.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(), 8}, 1.0);  // ...then level 7
+  auto vecs = logits_to_vecs(no_sol, args, CommandDecoding::kGrammar);
+  ASSERT_EQ(vecs[0].size(), 4u);  // cut after the first EOS
+  EXPECT_EQ(vecs[0][0][0], kSol);
+  EXPECT_EQ(vecs[0][1][1], 7);   // circle centre x
+  EXPECT_EQ(vecs[0][1][3], -1);  // alpha: not a circle's
+  CommandDecoding d;
+  EXPECT_TRUE(parse_decoding("grammar", &d));
+  EXPECT_EQ(d, CommandDecoding::kGrammar);
+  EXPECT_FALSE(parse_decoding("beam", &d));
+}
+
 // Counted entries get known logits, everything the masks must exclude gets huge wrong ones:
 // the loss matches the hand computation only if the masks are right.
 TEST(LearnLoss, MasksFollowDeepCad) {

@@ -38,7 +38,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct EvalCliOptions {
-  std::string model, data, split = "val", out, device = "cpu", inputs = "depth-normal", estimator;
+  std::string model, data, split = "val", out, device = "cpu", inputs = "depth-normal", estimator, decoding = "argmax";
   int views = 1, samples = 1, threads = 2;
   int64_t limit = 0;
   uint64_t seed = 0;
@@ -108,7 +108,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   if (o.limit > 0 && static_cast<int64_t>(indices.size()) > o.limit) indices.resize(static_cast<size_t>(o.limit));
   auto read_vecs = [&](const std::vector<size_t>& idx, std::vector<learn::VecRows>* out) -> Status {
     for (size_t i : idx) {
-      auto s = reader->get(i);
+      auto s = reader->get(i, /*images=*/false);
       if (!s) return s.error();
       learn::VecRows rows;
       for (const auto& r : s->vec_rows()) rows.push_back(r);
@@ -121,6 +121,8 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   std::vector<const learn::VecRows*> targets;
   for (const auto& g : gts) targets.push_back(&g);
 
+  learn::CommandDecoding decoding = learn::CommandDecoding::kArgmax;
+  learn::parse_decoding(o.decoding, &decoding);
   const int64_t max_views = model->config.diffusion.max_views;
   const bool photo = o.inputs == "photo";
   int failed_views = 0;
@@ -159,7 +161,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
     auto z = learn::sample_latents(*model, cond, present, o.seed + static_cast<uint64_t>(k), device);
     torch::NoGradGuard no_grad;
     auto decoded = model->autoencoder->decode(z.to(device), learn::kMaxSeqLen);
-    auto vecs = learn::logits_to_vecs(decoded.command_logits, decoded.args_logits);
+    auto vecs = learn::logits_to_vecs(decoded.command_logits, decoded.args_logits, decoding);
     for (int64_t i = 0; i < n; ++i) {
       if (chosen[static_cast<size_t>(i)]) continue;
       CheckOptions copt;
@@ -203,14 +205,17 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
 
   nlohmann::json j = {{"model", o.model},  {"data", o.data},       {"split", o.split},
                       {"views", views},    {"samples", samples},   {"task", "image_to_cad"},
-                      {"inputs", o.inputs}, {"estimator_failed_views", failed_views},
+                      {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"decoding", o.decoding},
                       {"diffusion", learn::report_to_json(report)}, {"retrieval_baseline", learn::report_to_json(retrieval)}};
   std::string md = "# Evaluation of " + o.model + " on " + o.split + " (" + std::to_string(views) + " view(s), " +
                    std::to_string(samples) + " sample(s), inputs: " +
-                   (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") + ")\n\n" + learn::report_to_markdown("Latent diffusion", report) + "\n" +
+                   (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
+                   ", command decoding: " + o.decoding + ")\n\n" + learn::report_to_markdown("Latent diffusion", report) + "\n" +
                    learn::report_to_markdown("Nearest-neighbour retrieval baseline", retrieval);
   const std::string out =
-      o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v" + (photo ? "-photo" : ""))).string()
+      o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v" + (photo ? "-photo" : "") +
+                                            (o.decoding == "grammar" ? "-grammar" : "")))
+                          .string()
                     : o.out;
   if (auto st = write_outputs(out, j, md, o.seed); !st) return fail(name, st.error().message);
   std::printf("%swrote %s/eval.json and eval.md\n", md.c_str(), out.c_str());
@@ -244,7 +249,9 @@ int run_eval(const EvalCliOptions& o) {
   std::vector<const learn::VecRows*> targets;
   for (size_t i : indices) targets.push_back(&data->samples[i].rows);
   std::fprintf(stderr, "eval: reconstructing %zu '%s' sequences\n", targets.size(), o.split.c_str());
-  auto predicted = learn::reconstruct(*model, targets, *device);
+  learn::CommandDecoding decoding = learn::CommandDecoding::kArgmax;
+  learn::parse_decoding(o.decoding, &decoding);
+  auto predicted = learn::reconstruct(*model, targets, *device, 128, decoding);
 
   learn::CadEvalOptions eopt;
   eopt.geometry = !o.no_geometry;
@@ -253,10 +260,12 @@ int run_eval(const EvalCliOptions& o) {
   eopt.progress = !o.quiet;
   auto report = learn::evaluate_sequences(predicted, targets, eopt);
 
-  const std::string out = o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split)).string() : o.out;
+  const std::string out =
+      o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + (o.decoding == "grammar" ? "-grammar" : ""))).string() : o.out;
   nlohmann::json j = {{"model", o.model}, {"data", data->source}, {"split", o.split}, {"task", "ae_reconstruction"},
+                      {"decoding", o.decoding},
                       {"reconstruction", learn::report_to_json(report)}};
-  std::string md = "# Evaluation of " + o.model + " on " + o.split + "\n\n" +
+  std::string md = "# Evaluation of " + o.model + " on " + o.split + " (command decoding: " + o.decoding + ")\n\n" +
                    learn::report_to_markdown("Autoencoder reconstruction", report);
   if (auto st = write_outputs(out, j, md, o.seed); !st) return fail(name, st.error().message);
   std::printf("%s", md.c_str());
@@ -276,6 +285,10 @@ CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accur
   app.add_option("--samples", o->samples, "Samples per input for generative models")->capture_default_str();
   app.add_option("--inputs", o->inputs, "depth-normal (rendered maps) or photo (photo-like renders through the estimator)")
       ->check(CLI::IsMember({"depth-normal", "photo"}))
+      ->capture_default_str();
+  app.add_option("--decoding", o->decoding,
+                 "Command decoding: argmax (DeepCAD's, per row) or grammar (best well-formed sequence)")
+      ->check(CLI::IsMember({"argmax", "grammar"}))
       ->capture_default_str();
   app.add_option("--estimator", o->estimator, "Estimator for --inputs photo (default: the shipped models/estimator.pt)");
   app.add_option("--limit", o->limit, "Score only the first N sequences of the split");
