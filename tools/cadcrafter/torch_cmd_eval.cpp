@@ -38,7 +38,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct EvalCliOptions {
-  std::string model, data, split = "val", out, device = "cpu", inputs = "depth-normal", estimator, decoding = "argmax";
+  std::string model, data, split = "val", out, device = "cpu", inputs = "depth-normal", estimator, decoding = "argmax",
+      train_data;
   int views = 1, samples = 1, threads = 2;
   int64_t limit = 0;
   uint64_t seed = 0;
@@ -180,16 +181,33 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   eopt.progress = !o.quiet;
   auto report = learn::evaluate_sequences(preds, targets, eopt);
 
-  // Retrieval baseline over the training split.
-  auto train_idx = reader->indices("train");
+  // Retrieval baseline over a training split: --train-data, else this dataset's own train split,
+  // else the dataset the diffusion model was trained on (its run.json).
+  std::string db_dir = o.train_data;
+  if (db_dir.empty()) {
+    db_dir = o.data;
+    if (reader->indices("train").empty()) {
+      auto run_text = read_file((fs::path(o.model) / "run.json").string());
+      auto run = run_text ? nlohmann::json::parse(*run_text, nullptr, false) : nlohmann::json();
+      db_dir = run.is_object() ? run.value("data", std::string()) : std::string();
+    }
+  }
+  auto db = db_dir.empty() ? Result<DatasetReader>::fail(ErrorCode::kIo, "none") : DatasetReader::open(db_dir);
+  if (!db || db->indices("train").empty())
+    return fail(name, o.data + " has no train split for the retrieval baseline and the model's training data" +
+                          (db_dir.empty() ? std::string() : " (" + db_dir + ")") +
+                          " cannot be read: pass --train-data <dataset with a train split>");
+  auto train_idx = db->indices("train");
   torch::Tensor train_feats;
   if (fs::exists(model->features_cache)) {
     std::vector<torch::Tensor> cached;
     torch::load(cached, model->features_cache);
-    if (!cached.empty() && cached[0].size(0) == static_cast<int64_t>(train_idx.size())) train_feats = cached[0];
+    if (!cached.empty() && cached[0].dim() == 4 && cached[0].size(0) == static_cast<int64_t>(train_idx.size()) &&
+        cached[0].size(1) >= views)
+      train_feats = cached[0];
   }
   if (!train_feats.defined()) {
-    auto tf = learn::compute_features(o.data, train_idx, model->backbone, !o.quiet);
+    auto tf = learn::compute_features(db_dir, train_idx, model->backbone, !o.quiet, views);
     if (!tf) return fail(name, tf.error().message);
     train_feats = *tf;
   }
@@ -198,14 +216,19 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   };
   auto nearest = torch::matmul(describe(*feats), describe(train_feats).t()).argmax(1);
   std::vector<learn::VecRows> train_vecs;
-  std::vector<size_t> picked;
-  for (int64_t i = 0; i < n; ++i) picked.push_back(train_idx[static_cast<size_t>(nearest[i].item<int64_t>())]);
-  if (auto st = read_vecs(picked, &train_vecs); !st) return fail(name, st.error().message);
+  for (int64_t i = 0; i < n; ++i) {
+    auto s = db->get(train_idx[static_cast<size_t>(nearest[i].item<int64_t>())], /*images=*/false);
+    if (!s) return fail(name, s.error().message);
+    learn::VecRows rows;
+    for (const auto& r : s->vec_rows()) rows.push_back(r);
+    train_vecs.push_back(learn::trim_at_eos(rows));
+  }
   auto retrieval = learn::evaluate_sequences(train_vecs, targets, eopt);
 
   nlohmann::json j = {{"model", o.model},  {"data", o.data},       {"split", o.split},
                       {"views", views},    {"samples", samples},   {"task", "image_to_cad"},
                       {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"decoding", o.decoding},
+                      {"retrieval_database", db_dir},
                       {"diffusion", learn::report_to_json(report)}, {"retrieval_baseline", learn::report_to_json(retrieval)}};
   std::string md = "# Evaluation of " + o.model + " on " + o.split + " (" + std::to_string(views) + " view(s), " +
                    std::to_string(samples) + " sample(s), inputs: " +
@@ -286,6 +309,8 @@ CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accur
   app.add_option("--inputs", o->inputs, "depth-normal (rendered maps) or photo (photo-like renders through the estimator)")
       ->check(CLI::IsMember({"depth-normal", "photo"}))
       ->capture_default_str();
+  app.add_option("--train-data", o->train_data,
+                 "Dataset whose train split the retrieval baseline searches (default: --data, else the model's)");
   app.add_option("--decoding", o->decoding,
                  "Command decoding: argmax (DeepCAD's, per row) or grammar (best well-formed sequence)")
       ->check(CLI::IsMember({"argmax", "grammar"}))
