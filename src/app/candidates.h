@@ -54,8 +54,10 @@ std::unique_ptr<CandidateSource> make_procedural_search(const ProceduralSearchOp
 struct LatentDiffusionOptions {
   std::string run_dir;       // a diffusion run (models/diffusion)
   int steps = 0;             // sampler steps; 0 = the run's own
-  int proposals_per_sample = 2;
-  int min_pool = 8;
+  // Sampling is cheap and checking is not, but many samples do not build (docs/models.md):
+  // draw a pool several times the candidates wanted.
+  int proposals_per_sample = 3;
+  int min_pool = 16;
 };
 // Fails when the run cannot be loaded (missing weights, or an autoencoder/backbone it names).
 Result<std::unique_ptr<CandidateSource>> make_latent_diffusion(const LatentDiffusionOptions& options);

@@ -206,7 +206,7 @@ TEST_F(LearnedPipeline, ReconstructUsesTheDiffusionModel) {
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->source, "latent-diffusion");
   EXPECT_EQ(r->ranking.size(), 3u);
-  EXPECT_GE(r->proposals, 8);
+  EXPECT_GE(r->proposals, 16);
   auto run = nlohmann::json::parse(*read_file(p.output + "/run.json"));
   EXPECT_EQ(run["candidate_source"]["name"], "latent-diffusion");
   EXPECT_EQ(run["candidate_source"]["weights"].size(), 3u);
