@@ -140,6 +140,9 @@ std::string index_markdown(const ReconstructSummary& summary, const nlohmann::js
   if (source.contains("note")) md << " - " << source["note"].get<std::string>();
   md << "\n\n" << summary.valid_proposals << " of " << summary.proposals
      << " proposals built a valid solid; the best " << summary.ranking.size() << " are listed.\n\n";
+  if (summary.fallback_proposals > 0)
+    md << "The learned model gave fewer valid solids than asked for, so " << summary.fallback_proposals
+       << " proposals of the procedural-part search were added (origin \"fallback\").\n\n";
   md << "| rank | folder | valid | score | mask IoU | normal agreement | volume | origin |\n";
   md << "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const auto& c : summary.ranking) {
@@ -292,37 +295,61 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
 
   // 3. Check and score every proposal (in parallel; results by index, so thread-independent).
   t = Clock::now();
-  std::vector<Evaluated> evaluated(proposals->size());
-  std::atomic<int> done{0};
-  const int total = static_cast<int>(proposals->size());
-  report("check", 0, total);
-  parallel_for(total, params.threads, [&](int64_t i, int) {
-    Evaluated& e = evaluated[static_cast<size_t>(i)];
-    e.index = static_cast<int>(i);
-    e.proposal = (*proposals)[static_cast<size_t>(i)];
-    if (!e.proposal.decode_error.empty()) {
-      e.check.valid = false;
-      e.check.reason = e.proposal.decode_error;
-      report("check", ++done, total);
-      return;
-    }
-    CheckOptions check;
-    check.keep_solid = true;
-    e.check = check_model(e.proposal.model, check);
-    if (e.check.valid) {
-      e.mesh = tessellate(e.check.solid);
-      if (e.mesh.empty()) {
+  std::vector<Evaluated> evaluated;
+  auto check_all = [&](const std::vector<Proposal>& batch) {
+    const size_t first = evaluated.size();
+    evaluated.resize(first + batch.size());
+    std::atomic<int> done{0};
+    const int total = static_cast<int>(batch.size());
+    report("check", 0, total);
+    parallel_for(total, params.threads, [&](int64_t i, int) {
+      Evaluated& e = evaluated[first + static_cast<size_t>(i)];
+      e.index = static_cast<int>(first + static_cast<size_t>(i));
+      e.proposal = batch[static_cast<size_t>(i)];
+      if (!e.proposal.decode_error.empty()) {
         e.check.valid = false;
-        e.check.reason = "the solid tessellates to an empty mesh";
-      } else {
-        e.agreement = measure_agreement(e.mesh, views);
+        e.check.reason = e.proposal.decode_error;
+        report("check", ++done, total);
+        return;
       }
-    }
-    report("check", ++done, total);
-  });
+      CheckOptions check;
+      check.keep_solid = true;
+      e.check = check_model(e.proposal.model, check);
+      if (e.check.valid) {
+        e.mesh = tessellate(e.check.solid);
+        if (e.mesh.empty()) {
+          e.check.valid = false;
+          e.check.reason = "the solid tessellates to an empty mesh";
+        } else {
+          e.agreement = measure_agreement(e.mesh, views);
+        }
+      }
+      report("check", ++done, total);
+    });
+  };
+  check_all(*proposals);
+  auto count_valid = [&] {
+    int n = 0;
+    for (const auto& e : evaluated) n += e.check.valid ? 1 : 0;
+    return n;
+  };
+  // With `auto`, a learned pool that builds fewer valid solids than asked for is topped up from
+  // the procedural-part search, so a user always gets CAD models; their origin says so.
+  int fallback = 0;
+  if (params.candidates == "auto" && summary.source != "procedural-search" && count_valid() < params.samples) {
+    ProceduralSearchOptions fill;
+    fill.min_pool = 8;
+    auto procedural = make_procedural_search(fill);
+    auto extra = procedural->propose(views, procedural->pool_size(params.samples - count_valid()), params.seed);
+    if (!extra) return extra.error();
+    for (auto& p : *extra) p.origin = "fallback: " + p.origin;
+    fallback = static_cast<int>(extra->size());
+    check_all(*extra);
+  }
   timings["check_and_score"] = seconds_since(t);
-  for (const auto& e : evaluated) summary.valid_proposals += e.check.valid ? 1 : 0;
-  summary.proposals = total;
+  summary.valid_proposals = count_valid();
+  summary.fallback_proposals = fallback;
+  summary.proposals = static_cast<int>(evaluated.size());
   std::vector<size_t> order(evaluated.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
@@ -375,6 +402,7 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   }
   const nlohmann::json source_json = source->describe();
   nlohmann::json index = {{"source", source_json},
+                          {"procedural_fallback_proposals", fallback},
                           {"proposals", summary.proposals},
                           {"valid_proposals", summary.valid_proposals},
                           {"seed", params.seed},

@@ -218,10 +218,25 @@ TEST_F(LearnedPipeline, ReconstructUsesTheDiffusionModel) {
       EXPECT_TRUE(fs::is_regular_file(p.output + "/" + c.folder + "/model.step"));
     }
   }
+  // A toy model builds few valid solids: `auto` tops the pool up from the procedural search
+  // so the best candidates are real CAD models, and says so.
+  const auto index = nlohmann::json::parse(*read_file(p.output + "/index.json"));
+  EXPECT_EQ(index["procedural_fallback_proposals"], r->fallback_proposals);
+  if (r->fallback_proposals > 0) {
+    EXPECT_TRUE(r->ranking[0].valid);
+    EXPECT_NE(read_file(p.output + "/index.md")->find("fallback"), std::string::npos);
+  }
   // Same seed, same ranking.
   p.output = tmp_->path() + "/out2";
   ASSERT_TRUE(app::reconstruct(p).ok());
   EXPECT_EQ(*read_file(tmp_->path() + "/out1/index.json"), *read_file(tmp_->path() + "/out2/index.json"));
+  // Asking for the learned source explicitly: no fallback.
+  p.candidates = "diffusion";
+  p.output = tmp_->path() + "/out4";
+  auto only = app::reconstruct(p);
+  ASSERT_TRUE(only.ok()) << only.error().message;
+  EXPECT_EQ(only->fallback_proposals, 0);
+  for (const auto& c : only->ranking) EXPECT_EQ(c.origin.find("fallback"), std::string::npos);
   // Forcing the learned source without a model names the problem.
   p.weights_dir = tmp_->path() + "/in";
   p.candidates = "diffusion";
