@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "learn/backbone_input.h"
 #include "learn/checkpoint.h"
+#include "learn/vec_dataset.h"
 #include "util/atomic_file.h"
 #include "util/progress.h"
 
@@ -244,15 +245,10 @@ Status prepare_run_dir(const RunContext& ctx, const nlohmann::json& config, cons
 // Latents z of every sample (by dataset index) from the autoencoder.
 Result<torch::Tensor> latents_for(const DatasetReader& reader, const std::vector<size_t>& indices, CadAutoencoder& ae,
                                   const torch::Device& device) {
-  std::vector<VecRows> rows(indices.size());
-  for (size_t i = 0; i < indices.size(); ++i) {
-    auto s = reader.get(indices[i], /*images=*/false);
-    if (!s) return s.error();
-    for (const auto& r : s->vec_rows()) rows[i].push_back(r);
-    rows[i] = trim_at_eos(rows[i]);
-  }
+  auto rows = read_sample_vecs(reader, indices);
+  if (!rows) return rows.error();
   std::vector<const VecRows*> ptrs;
-  for (const auto& r : rows) ptrs.push_back(&r);
+  for (const auto& r : *rows) ptrs.push_back(&r);
   return encode_latents(ae, ptrs, device);
 }
 
@@ -412,6 +408,16 @@ Result<LoadedBackbone> load_backbone(const std::string& path, const torch::Devic
   return out;
 }
 
+namespace {
+
+// Backbone inputs [V, 2, 3, s, s] -> features [V, 2, F] on the CPU.
+torch::Tensor features_of_views(LoadedBackbone& backbone, const torch::Tensor& images) {
+  const int64_t v = images.size(0);
+  return backbone.extractor->extract(images.view({v * 2, 3, images.size(3), images.size(4)})).to(torch::kCPU).view({v, 2, -1});
+}
+
+}  // namespace
+
 Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std::vector<size_t>& indices,
                                        LoadedBackbone& backbone, bool progress, int64_t views) {
   auto reader = DatasetReader::open(dataset_dir);
@@ -424,9 +430,7 @@ Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std
     if (!s) return s.error();
     std::vector<int64_t> which;
     for (int64_t v = 0; v < (views > 0 ? std::min<int64_t>(views, s->views) : s->views); ++v) which.push_back(v);
-    auto img = backbone_views_of_sample(*s, backbone.image_size, which);  // [V, 2, 3, s, s]
-    const int64_t v = img.size(0);
-    out.push_back(backbone.extractor->extract(img.view({v * 2, 3, img.size(3), img.size(4)})).to(torch::kCPU).view({v, 2, -1}));
+    out.push_back(features_of_views(backbone, backbone_views_of_sample(*s, backbone.image_size, which)));
     bar.add(1);
   }
   bar.finish();
@@ -437,9 +441,7 @@ Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std
 torch::Tensor features_of_maps(LoadedBackbone& backbone, const std::vector<GeometryMaps>& views) {
   std::vector<torch::Tensor> images;
   for (const auto& m : views) images.push_back(backbone_view_of_maps(m, backbone.image_size));
-  auto img = torch::stack(images);  // [V, 2, 3, s, s]
-  const int64_t v = img.size(0);
-  return backbone.extractor->extract(img.view({v * 2, 3, img.size(3), img.size(4)})).to(torch::kCPU).view({v, 2, -1});
+  return features_of_views(backbone, torch::stack(images));
 }
 
 // ---------------------------------------------------------------- diffusion

@@ -99,6 +99,23 @@ Result<VecDataset> read_vec_jsonl(const std::string& path, const std::string& ma
   return ds;
 }
 
+VecRows vec_of_sample(const DatasetSample& sample) {
+  VecRows rows;
+  for (const auto& row : sample.vec_rows()) rows.push_back(row);
+  return trim_at_eos(rows);
+}
+
+Result<std::vector<VecRows>> read_sample_vecs(const DatasetReader& reader, const std::vector<size_t>& indices) {
+  std::vector<VecRows> out;
+  out.reserve(indices.size());
+  for (size_t i : indices) {
+    auto s = reader.get(i, /*images=*/false);
+    if (!s) return s.error();
+    out.push_back(vec_of_sample(*s));
+  }
+  return out;
+}
+
 Result<VecDataset> read_dataset_shards(const std::string& dir) {
   auto reader = DatasetReader::open(dir);
   if (!reader) return reader.error();
@@ -108,7 +125,7 @@ Result<VecDataset> read_dataset_shards(const std::string& dir) {
   std::vector<std::string> errors(reader->size());
   parallel_for(static_cast<int64_t>(reader->size()), 2, [&](int64_t i, int) {
     const size_t k = static_cast<size_t>(i);
-    auto sample = reader->get(k);
+    auto sample = reader->get(k, /*images=*/false);  // the vector is all the autoencoder needs
     if (!sample) {
       errors[k] = sample.error().message;
       return;
@@ -116,8 +133,7 @@ Result<VecDataset> read_dataset_shards(const std::string& dir) {
     VecSample& s = ds.samples[k];
     s.id = sample->info.id;
     s.split = sample->info.split;
-    for (const auto& row : sample->vec_rows()) s.rows.push_back(row);
-    s.rows = trim_at_eos(s.rows);
+    s.rows = vec_of_sample(*sample);
   });
   for (const auto& e : errors)
     if (!e.empty()) return Result<VecDataset>::fail(ErrorCode::kParse, dir + ": " + e);

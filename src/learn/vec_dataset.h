@@ -17,6 +17,11 @@
 #include "cad/status.h"
 #include "learn/cad_tokens.h"
 
+namespace cadcrafter {
+class DatasetReader;
+struct DatasetSample;
+}  // namespace cadcrafter
+
 namespace cadcrafter::learn {
 
 struct VecSample {
@@ -35,6 +40,11 @@ struct VecDataset {
 Result<VecDataset> load_vec_dataset(const std::string& dir);
 
 Result<VecDataset> read_dataset_shards(const std::string& dir);
+
+// A dataset sample's vector up to and including its first EOS.
+VecRows vec_of_sample(const DatasetSample& sample);
+// The vectors of samples `indices` (in order), read without decoding their images.
+Result<std::vector<VecRows>> read_sample_vecs(const DatasetReader& reader, const std::vector<size_t>& indices);
 
 // Parses one vec.jsonl file; `splits` maps ids to split names (may be empty).
 Result<VecDataset> read_vec_jsonl(const std::string& path, const std::string& manifest_csv);

@@ -29,6 +29,7 @@
 #include "learn/condition_trainer.h"
 #include "learn/cad_eval.h"
 #include "learn/checkpoint.h"
+#include "learn/vec_dataset.h"
 #include "util/atomic_file.h"
 #include "util/progress.h"
 #include "util/run_info.h"
@@ -55,6 +56,22 @@ Status write_outputs(const std::string& out, const nlohmann::json& j, const std:
   if (auto st = write_file_atomically((fs::path(out) / "eval.json").string(), j.dump(2) + "\n"); !st) return st;
   if (auto st = write_file_atomically((fs::path(out) / "eval.md").string(), md); !st) return st;
   return write_file_atomically((fs::path(out) / "run.json").string(), info.dump(2) + "\n");
+}
+
+learn::CadEvalOptions eval_options(const EvalCliOptions& o) {
+  learn::CadEvalOptions e;
+  e.geometry = !o.no_geometry;
+  e.seed = o.seed;
+  e.threads = std::max(1, o.threads);
+  e.progress = !o.quiet;
+  return e;
+}
+
+// --decoding is checked by CLI11 (argmax | grammar).
+learn::CommandDecoding decoding_of(const EvalCliOptions& o) {
+  learn::CommandDecoding d = learn::CommandDecoding::kArgmax;
+  learn::parse_decoding(o.decoding, &d);
+  return d;
 }
 
 // Features [n, views, 2, F] of the photo-like renders of `indices` through the estimator, and
@@ -107,23 +124,12 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   auto indices = reader->indices(o.split);
   if (indices.empty()) return fail(name, o.data + ": no samples in split '" + o.split + "'");
   if (o.limit > 0 && static_cast<int64_t>(indices.size()) > o.limit) indices.resize(static_cast<size_t>(o.limit));
-  auto read_vecs = [&](const std::vector<size_t>& idx, std::vector<learn::VecRows>* out) -> Status {
-    for (size_t i : idx) {
-      auto s = reader->get(i, /*images=*/false);
-      if (!s) return s.error();
-      learn::VecRows rows;
-      for (const auto& r : s->vec_rows()) rows.push_back(r);
-      out->push_back(learn::trim_at_eos(rows));
-    }
-    return {};
-  };
-  std::vector<learn::VecRows> gts;
-  if (auto st = read_vecs(indices, &gts); !st) return fail(name, st.error().message);
+  auto gts = learn::read_sample_vecs(*reader, indices);
+  if (!gts) return fail(name, gts.error().message);
   std::vector<const learn::VecRows*> targets;
-  for (const auto& g : gts) targets.push_back(&g);
+  for (const auto& g : *gts) targets.push_back(&g);
 
-  learn::CommandDecoding decoding = learn::CommandDecoding::kArgmax;
-  learn::parse_decoding(o.decoding, &decoding);
+  const learn::CommandDecoding decoding = decoding_of(o);
   const int64_t max_views = model->config.diffusion.max_views;
   const bool photo = o.inputs == "photo";
   int failed_views = 0;
@@ -174,11 +180,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
       }
     }
   }
-  learn::CadEvalOptions eopt;
-  eopt.geometry = !o.no_geometry;
-  eopt.seed = o.seed;
-  eopt.threads = std::max(1, o.threads);
-  eopt.progress = !o.quiet;
+  const learn::CadEvalOptions eopt = eval_options(o);
   auto report = learn::evaluate_sequences(preds, targets, eopt);
 
   // Retrieval baseline over a training split: --train-data, else this dataset's own train split,
@@ -215,15 +217,11 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
     return torch::nn::functional::normalize(f.narrow(1, 0, views).mean({1, 2}), torch::nn::functional::NormalizeFuncOptions().dim(1));
   };
   auto nearest = torch::matmul(describe(*feats), describe(train_feats).t()).argmax(1);
-  std::vector<learn::VecRows> train_vecs;
-  for (int64_t i = 0; i < n; ++i) {
-    auto s = db->get(train_idx[static_cast<size_t>(nearest[i].item<int64_t>())], /*images=*/false);
-    if (!s) return fail(name, s.error().message);
-    learn::VecRows rows;
-    for (const auto& r : s->vec_rows()) rows.push_back(r);
-    train_vecs.push_back(learn::trim_at_eos(rows));
-  }
-  auto retrieval = learn::evaluate_sequences(train_vecs, targets, eopt);
+  std::vector<size_t> picked;
+  for (int64_t i = 0; i < n; ++i) picked.push_back(train_idx[static_cast<size_t>(nearest[i].item<int64_t>())]);
+  auto train_vecs = learn::read_sample_vecs(*db, picked);
+  if (!train_vecs) return fail(name, train_vecs.error().message);
+  auto retrieval = learn::evaluate_sequences(*train_vecs, targets, eopt);
 
   nlohmann::json j = {{"model", o.model},  {"data", o.data},       {"split", o.split},
                       {"views", views},    {"samples", samples},   {"task", "image_to_cad"},
@@ -272,15 +270,10 @@ int run_eval(const EvalCliOptions& o) {
   std::vector<const learn::VecRows*> targets;
   for (size_t i : indices) targets.push_back(&data->samples[i].rows);
   std::fprintf(stderr, "eval: reconstructing %zu '%s' sequences\n", targets.size(), o.split.c_str());
-  learn::CommandDecoding decoding = learn::CommandDecoding::kArgmax;
-  learn::parse_decoding(o.decoding, &decoding);
+  const learn::CommandDecoding decoding = decoding_of(o);
   auto predicted = learn::reconstruct(*model, targets, *device, 128, decoding);
 
-  learn::CadEvalOptions eopt;
-  eopt.geometry = !o.no_geometry;
-  eopt.seed = o.seed;
-  eopt.threads = std::max(1, o.threads);
-  eopt.progress = !o.quiet;
+  const learn::CadEvalOptions eopt = eval_options(o);
   auto report = learn::evaluate_sequences(predicted, targets, eopt);
 
   const std::string out =
