@@ -78,28 +78,59 @@ CadEvalReport evaluate_sequences(const std::vector<VecRows>& predicted, const st
 
   // Per model: 0 = gt invalid (skipped), 1 = prediction invalid, 2 = both valid (chamfer set).
   std::vector<int> outcome(target.size(), 0);
-  std::vector<double> chamfer(target.size(), std::nan(""));
+  std::vector<double> chamfer(target.size(), std::nan("")), rotation_free(target.size(), std::nan(""));
   std::vector<std::string> why(target.size());
+  std::vector<PointCloud> gts(target.size());  // kept for the chance level
   ProgressBar bar("eval geometry", static_cast<int64_t>(target.size()), options.progress);
   parallel_for(static_cast<int64_t>(target.size()), options.threads, [&](int64_t i, int) {
+    const size_t k = static_cast<size_t>(i);
     bool gt_ok = false, pred_ok = false;
-    PointCloud gt = build_and_sample(*target[static_cast<size_t>(i)], options, &gt_ok);
+    gts[k] = build_and_sample(*target[k], options, &gt_ok);
     if (gt_ok) {
-      PointCloud pred = build_and_sample(predicted[static_cast<size_t>(i)], options, &pred_ok, &why[static_cast<size_t>(i)]);
-      outcome[static_cast<size_t>(i)] = pred_ok ? 2 : 1;
-      if (pred_ok) chamfer[static_cast<size_t>(i)] = deepcad_chamfer(gt, pred);
+      PointCloud pred = build_and_sample(predicted[k], options, &pred_ok, &why[k]);
+      outcome[k] = pred_ok ? 2 : 1;
+      if (pred_ok) {
+        chamfer[k] = deepcad_chamfer(gts[k], pred);
+        rotation_free[k] = rotation_free_chamfer(gts[k], pred);
+      }
     }
     bar.add(1);
   });
   bar.finish();
+  std::vector<size_t> gt_ok;
   for (size_t i = 0; i < target.size(); ++i) {
     if (outcome[i] == 0) continue;
+    gt_ok.push_back(i);
     ++report.gt_valid;
     if (outcome[i] == 1) {
       ++report.invalid;
       ++report.invalid_reasons[why[i]];
     }
-    if (outcome[i] == 2 && std::isfinite(chamfer[i])) report.chamfer.push_back(chamfer[i]);
+    if (outcome[i] == 2 && std::isfinite(chamfer[i])) {
+      report.chamfer.push_back(chamfer[i]);
+      report.chamfer_rotation_free.push_back(rotation_free[i]);
+    }
+  }
+  report.chamfer_rotation_free_per_model = rotation_free;
+  report.chamfer_rotation_free_median = report.chamfer_rotation_free.empty() ? 0.0 : median_of(report.chamfer_rotation_free);
+
+  // Chance level: the k-th buildable ground truth against the (k + m/2) mod m-th (another
+  // model whenever m >= 2), scored like a prediction.
+  const size_t m = gt_ok.size();
+  if (m >= 2) {
+    std::vector<double> chance(m), chance_free(m);
+    ProgressBar chance_bar("eval chance level", static_cast<int64_t>(m), options.progress);
+    parallel_for(static_cast<int64_t>(m), options.threads, [&](int64_t k, int) {
+      const size_t a = gt_ok[static_cast<size_t>(k)], b = gt_ok[(static_cast<size_t>(k) + m / 2) % m];
+      chance[static_cast<size_t>(k)] = deepcad_chamfer(gts[a], gts[b]);
+      chance_free[static_cast<size_t>(k)] = rotation_free_chamfer(gts[a], gts[b]);
+      chance_bar.add(1);
+    });
+    chance_bar.finish();
+    report.chance_chamfer = chance;
+    report.chance_chamfer_rotation_free = chance_free;
+    report.chance_chamfer_median = median_of(chance);
+    report.chance_chamfer_rotation_free_median = median_of(chance_free);
   }
   report.invalid_ratio = report.gt_valid ? static_cast<double>(report.invalid) / static_cast<double>(report.gt_valid) : 0.0;
   if (!report.chamfer.empty()) {
@@ -130,14 +161,28 @@ nlohmann::json report_to_json(const CadEvalReport& r) {
                      {"chamfer_median", r.chamfer_median},
                      {"chamfer_median_x1e3", r.chamfer_median * 1e3},
                      {"invalid_reasons", r.invalid_reasons},
-                     {"chamfer_trimmed_mean", r.chamfer_trimmed_mean}};
+                     {"chamfer_trimmed_mean", r.chamfer_trimmed_mean},
+                     {"chamfer_rotation_free_median", r.chamfer_rotation_free_median},
+                     {"chamfer_rotation_free_median_x1e3", r.chamfer_rotation_free_median * 1e3}};
+    if (!r.chance_chamfer.empty()) {
+      j["geometry"]["chance_pairs"] = r.chance_chamfer.size();
+      j["geometry"]["chance_chamfer_median"] = r.chance_chamfer_median;
+      j["geometry"]["chance_chamfer_median_x1e3"] = r.chance_chamfer_median * 1e3;
+      j["geometry"]["chance_chamfer_rotation_free_median"] = r.chance_chamfer_rotation_free_median;
+      j["geometry"]["chance_chamfer_rotation_free_median_x1e3"] = r.chance_chamfer_rotation_free_median * 1e3;
+    }
+    // Per model in the order of the targets; null where the ground truth or the prediction did
+    // not build.
+    nlohmann::json per_model = nlohmann::json::array();
+    for (double v : r.chamfer_rotation_free_per_model) per_model.push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json());
+    j["geometry"]["chamfer_rotation_free_per_model"] = per_model;
   }
   return j;
 }
 
 std::string report_to_markdown(const std::string& title, const CadEvalReport& r) {
   std::ostringstream os;
-  char buf[128];
+  char buf[256];
   os << "### " << title << "\n\n| metric | value |\n| --- | --- |\n";
   os << "| sequences | " << r.sequences << " |\n";
   std::snprintf(buf, sizeof buf, "| command accuracy | %.4f |\n| parameter accuracy | %.4f |\n", r.accuracy.command, r.accuracy.param);
@@ -153,6 +198,17 @@ std::string report_to_markdown(const std::string& title, const CadEvalReport& r)
                     r.chamfer_median * 1e3, r.chamfer.size());
       os << buf;
       std::snprintf(buf, sizeof buf, "| mean / trimmed mean CD | %.6f / %.6f |\n", r.chamfer_mean, r.chamfer_trimmed_mean);
+      os << buf;
+      std::snprintf(buf, sizeof buf, "| median rotation-free CD (centred, unit scale, best of 24 axis rotations) | %.6f (x10^3: %.3f) |\n",
+                    r.chamfer_rotation_free_median, r.chamfer_rotation_free_median * 1e3);
+      os << buf;
+    }
+    if (!r.chance_chamfer.empty()) {
+      std::snprintf(buf, sizeof buf, "| chance: median CD, ground truth vs another model's | %.6f (x10^3: %.3f, n = %zu) |\n",
+                    r.chance_chamfer_median, r.chance_chamfer_median * 1e3, r.chance_chamfer.size());
+      os << buf;
+      std::snprintf(buf, sizeof buf, "| chance: median rotation-free CD | %.6f (x10^3: %.3f) |\n", r.chance_chamfer_rotation_free_median,
+                    r.chance_chamfer_rotation_free_median * 1e3);
       os << buf;
     }
     // The most common reasons predictions failed to build.

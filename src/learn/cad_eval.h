@@ -8,6 +8,14 @@
 //    as mean / median / trimmed mean over the valid predictions, and median x 10^3.
 // The ground-truth cloud comes from the quantised ground-truth vector, so the figures measure
 // the network alone (the 8-bit quantisation error is `cadcrafter check --roundtrip`'s job).
+// Next to it, so each figure can be read against chance:
+//  - the rotation-free Chamfer distance (rotation_free_chamfer: both clouds centred, scaled to
+//    unit max-abs coordinate, best of the 24 axis-aligned rotations) per valid prediction;
+//  - the chance level on the same models: the ground truth of each buildable model against
+//    the ground truth of another one (a fixed derangement: the k-th of the m buildable ground
+//    truths is paired with the (k + m/2) mod m-th), with both distances (Chamfer as above,
+//    i.e. deepcad_chamfer, and rotation-free), as medians. A prediction that is no better
+//    than "some other part of the set" reads as the chance median.
 #pragma once
 
 #include <map>
@@ -38,6 +46,14 @@ struct CadEvalReport {
   double invalid_ratio = 0.0;
   double chamfer_mean = 0.0, chamfer_median = 0.0, chamfer_trimmed_mean = 0.0;
   std::vector<double> chamfer;  // per valid prediction (not serialised)
+  // Rotation-free Chamfer (see the file comment): per valid prediction in the order of
+  // `chamfer`, and per model in the order of the targets (NaN where the ground truth or the
+  // prediction did not build; serialised, NaN as null).
+  double chamfer_rotation_free_median = 0.0;
+  std::vector<double> chamfer_rotation_free, chamfer_rotation_free_per_model;
+  // Chance level: one pair per buildable ground truth (none with fewer than two).
+  double chance_chamfer_median = 0.0, chance_chamfer_rotation_free_median = 0.0;
+  std::vector<double> chance_chamfer, chance_chamfer_rotation_free;  // per pair (not serialised)
   std::map<std::string, int64_t> invalid_reasons;  // why predictions failed, by kind of checker reason
 };
 

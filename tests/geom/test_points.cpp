@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <set>
 
 #include "geom/chamfer.h"
 #include "geom/mesh_io.h"
@@ -92,6 +93,102 @@ TEST(Chamfer, DeepcadNormalisesOnlyOutOfFrameClouds) {
   const PointCloud n = normalize_max_abs({{2, -8, 1}});
   EXPECT_FLOAT_EQ(n[0][1], -1.f);
   EXPECT_FLOAT_EQ(n[0][0], 0.25f);
+}
+
+// Closed cylinder of radius r and height h along z (side + two cap fans), `segments` sides.
+Mesh cylinder_mesh(float r, float h, int segments) {
+  Mesh m;
+  const uint32_t n = static_cast<uint32_t>(segments);
+  for (uint32_t i = 0; i < n; ++i) {
+    const double a = 2 * 3.14159265358979323846 * i / n;
+    const float x = r * static_cast<float>(std::cos(a)), y = r * static_cast<float>(std::sin(a));
+    m.vertices.push_back({x, y, 0.f});
+    m.vertices.push_back({x, y, h});
+  }
+  m.vertices.push_back({0.f, 0.f, 0.f});  // 2n: bottom centre
+  m.vertices.push_back({0.f, 0.f, h});    // 2n + 1: top centre
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint32_t j = (i + 1) % n;
+    m.triangles.push_back({2 * i, 2 * j, 2 * j + 1});
+    m.triangles.push_back({2 * i, 2 * j + 1, 2 * i + 1});
+    m.triangles.push_back({2 * n, 2 * j, 2 * i});
+    m.triangles.push_back({2 * n + 1, 2 * i + 1, 2 * j + 1});
+  }
+  return m;
+}
+
+// Rotates 90 degrees about `axis` (0 = x, 2 = z), then scales by `s` and shifts by `t`.
+PointCloud turn_shift_scale(const PointCloud& in, int axis, float s, const Point3& t) {
+  PointCloud out;
+  for (const Point3& p : in) {
+    Point3 q = p;
+    if (axis == 2) q = {-p[1], p[0], p[2]};  // about z: x -> y
+    if (axis == 0) q = {p[0], -p[2], p[1]};  // about x: y -> z
+    out.push_back({q[0] * s + t[0], q[1] * s + t[1], q[2] * s + t[2]});
+  }
+  return out;
+}
+
+TEST(RotationFreeChamfer, CubeRotationsAreThe24ProperOnes) {
+  const auto& rotations = cube_rotations();
+  std::set<IntMatrix3> distinct(rotations.begin(), rotations.end());
+  EXPECT_EQ(distinct.size(), 24u);
+  EXPECT_EQ(rotations[0], (IntMatrix3{{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}}));
+  for (const IntMatrix3& r : rotations) {
+    const int det = r[0][0] * (r[1][1] * r[2][2] - r[1][2] * r[2][1]) - r[0][1] * (r[1][0] * r[2][2] - r[1][2] * r[2][0]) +
+                    r[0][2] * (r[1][0] * r[2][1] - r[1][1] * r[2][0]);
+    EXPECT_EQ(det, 1);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(std::abs(r[i][0]) + std::abs(r[i][1]) + std::abs(r[i][2]), 1);
+  }
+}
+
+TEST(RotationFreeChamfer, NormalizeCenteredFillsTheUnitBox) {
+  const PointCloud n = normalize_centered({{1, 2, 3}, {5, 3, 4}, {3, 2.5f, 3.5f}});
+  // Bounding box [1,5]x[2,3]x[3,4]: centre (3, 2.5, 3.5), half extent 2.
+  EXPECT_FLOAT_EQ(n[0][0], -1.f);
+  EXPECT_FLOAT_EQ(n[1][0], 1.f);
+  EXPECT_FLOAT_EQ(n[0][1], -0.25f);
+  EXPECT_FLOAT_EQ(n[1][2], 0.25f);
+  EXPECT_EQ(n[2], (Point3{0.f, 0.f, 0.f}));
+  EXPECT_EQ(normalize_centered({{2, 2, 2}})[0], (Point3{0.f, 0.f, 0.f}));
+  EXPECT_TRUE(normalize_centered({}).empty());
+}
+
+TEST(RotationFreeChamfer, IgnoresAxisTurnsShiftAndScale) {
+  const PointCloud a = sample_surface(box_mesh(1, 2, 0.5f), kChamferPoints, 1);
+  EXPECT_EQ(rotation_free_chamfer(a, a), 0.0);
+  for (int axis : {2, 0}) {
+    SCOPED_TRACE(axis);
+    const PointCloud b = turn_shift_scale(a, axis, 1.7f, {0.3f, -0.7f, 1.1f});
+    EXPECT_GT(chamfer_distance(a, b), 0.1);
+    EXPECT_LT(rotation_free_chamfer(a, b), 1e-9);
+    EXPECT_LT(rotation_free_chamfer(b, a), 1e-9);
+  }
+  // Both turns at once, on an independent sampling: as close as two samplings get.
+  const PointCloud c =
+      turn_shift_scale(turn_shift_scale(sample_surface(box_mesh(1, 2, 0.5f), kChamferPoints, 2), 0, 1, {}), 2, 0.2f, {5, 5, 5});
+  EXPECT_GT(chamfer_distance(a, c), 1.0);
+  EXPECT_LT(rotation_free_chamfer(a, c), 1e-2);
+  EXPECT_TRUE(std::isinf(rotation_free_chamfer(a, PointCloud{})));
+}
+
+TEST(RotationFreeChamfer, DifferentShapesStayApartAndSymmetric) {
+  const PointCloud box = sample_surface(box_mesh(1, 1, 1), kChamferPoints, 3);
+  const PointCloud cylinder = sample_surface(cylinder_mesh(0.5f, 1, 64), kChamferPoints, 4);
+  const PointCloud plate = sample_surface(box_mesh(1, 1, 0.1f), kChamferPoints, 5);
+  const PointCloud box2 = sample_surface(box_mesh(1, 1, 1), kChamferPoints, 6);
+  const double same = rotation_free_chamfer(box, box2);
+  const double box_cyl = rotation_free_chamfer(box, cylinder), box_plate = rotation_free_chamfer(box, plate);
+  EXPECT_GT(box_cyl, 1e-3);
+  EXPECT_GT(box_plate, 1e-2);
+  EXPECT_GT(box_cyl, 5 * same);
+  EXPECT_NEAR(rotation_free_chamfer(cylinder, box), box_cyl, 1e-6 * box_cyl);
+  EXPECT_NEAR(rotation_free_chamfer(plate, box), box_plate, 1e-6 * box_plate);
+  // The identity is one of the 24 rotations: never above the plain distance of the
+  // normalised clouds.
+  EXPECT_LE(box_cyl, chamfer_distance(normalize_centered(box), normalize_centered(cylinder)));
+  // A plate standing on its edge is the same plate.
+  EXPECT_LT(rotation_free_chamfer(plate, turn_shift_scale(plate, 0, 3, {1, 2, 3})), 1e-9);
 }
 
 TEST(MeshIo, StlRoundTripAndNoPartialFiles) {

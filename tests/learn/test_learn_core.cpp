@@ -4,6 +4,7 @@
 
 #include "cad/cad_vec.h"
 #include "learn/ae_trainer.h"
+#include "learn/cad_eval.h"
 #include "learn/cad_tokens.h"
 #include "learn/checkpoint.h"
 #include "learn/losses.h"
@@ -236,6 +237,115 @@ TEST(LearnData, BucketedBatchesCoverEveryIndexOnceAndAreDeterministic) {
   for (const auto& batch : a) seen.insert(seen.end(), batch.begin(), batch.end());
   std::sort(seen.begin(), seen.end());
   EXPECT_EQ(seen, idx);
+}
+
+// Four small solids that build, as quantised DeepCAD vectors: a cube, a thin plate and a
+// narrow bar (squares / rectangles on XY extruded along +z) and a cylinder.
+std::vector<VecRows> hand_made_solids() {
+  auto ext = [](int e1) { return row(kExt, {{6, 128}, {7, 128}, {8, 128}, {9, 128}, {10, 128}, {11, 128}, {12, 96}, {13, e1}, {14, 128}, {15, 0}, {16, 0}}); };
+  auto rect = [&](int x1, int y1, int e1) {
+    return VecRows{row(kSol),
+                   row(kLine, {{1, x1}, {2, 128}}),
+                   row(kLine, {{1, x1}, {2, y1}}),
+                   row(kLine, {{1, 128}, {2, y1}}),
+                   row(kLine, {{1, 128}, {2, 128}}),
+                   ext(e1),
+                   row(kEos)};
+  };
+  return {rect(223, 223, 224),  // cube
+          rect(223, 223, 140),  // plate
+          rect(150, 223, 224),  // bar
+          {row(kSol), row(kCircle, {{1, 176}, {2, 176}, {5, 48}}), ext(224), row(kEos)}};
+}
+
+TEST(LearnEval, ChanceLevelNextToThePredictions) {
+  const std::vector<VecRows> solids = hand_made_solids();
+  std::vector<VecRows> targets_store = solids;
+  targets_store.push_back({row(kEos)});  // a ground truth that does not build: left out
+  std::vector<const VecRows*> targets;
+  for (const auto& t : targets_store) targets.push_back(&t);
+  CadEvalOptions options;
+  options.progress = false;
+  options.n_points = 500;
+
+  // Perfect predictions: both distances are 0, chance is well above.
+  const CadEvalReport perfect = evaluate_sequences(targets_store, targets, options);
+  EXPECT_EQ(perfect.gt_valid, 4);
+  ASSERT_EQ(perfect.chamfer.size(), 4u);
+  ASSERT_EQ(perfect.chamfer_rotation_free.size(), 4u);
+  ASSERT_EQ(perfect.chance_chamfer.size(), 4u);  // one pair per buildable ground truth
+  ASSERT_EQ(perfect.chance_chamfer_rotation_free.size(), 4u);
+  EXPECT_EQ(perfect.chamfer_median, 0.0);
+  EXPECT_EQ(perfect.chamfer_rotation_free_median, 0.0);
+  EXPECT_GT(perfect.chance_chamfer_median, 1e-3);
+  EXPECT_GT(perfect.chance_chamfer_rotation_free_median, 1e-3);
+  for (double v : perfect.chance_chamfer) EXPECT_GT(v, 0.0);
+  // Per model, in the order of the targets: the one that did not build is NaN (null in JSON).
+  ASSERT_EQ(perfect.chamfer_rotation_free_per_model.size(), 5u);
+  EXPECT_EQ(perfect.chamfer_rotation_free_per_model[0], 0.0);
+  EXPECT_TRUE(std::isnan(perfect.chamfer_rotation_free_per_model[4]));
+
+  // Predicting another model's ground truth, the derangement's partner (k + 2 of 4): the
+  // prediction figures are the chance figures.
+  std::vector<VecRows> partner = {solids[2], solids[3], solids[0], solids[1], {row(kEos)}};
+  const CadEvalReport shifted = evaluate_sequences(partner, targets, options);
+  ASSERT_EQ(shifted.chamfer.size(), 4u);
+  EXPECT_DOUBLE_EQ(shifted.chamfer_median, perfect.chance_chamfer_median);
+  EXPECT_DOUBLE_EQ(shifted.chamfer_rotation_free_median, perfect.chance_chamfer_rotation_free_median);
+  EXPECT_EQ(shifted.chance_chamfer, perfect.chance_chamfer);  // chance depends on the targets only
+
+  // The bar predicted turned 90 degrees about z (x and y swapped): far in the view frame,
+  // as close as two samplings in the rotation-free one.
+  std::vector<VecRows> turned = targets_store;
+  turned[2] = VecRows{row(kSol),
+                      row(kLine, {{1, 223}, {2, 128}}),
+                      row(kLine, {{1, 223}, {2, 150}}),
+                      row(kLine, {{1, 128}, {2, 150}}),
+                      row(kLine, {{1, 128}, {2, 128}}),
+                      solids[2][5],
+                      row(kEos)};
+  const CadEvalReport turn = evaluate_sequences(turned, targets, options);
+  ASSERT_EQ(turn.chamfer.size(), 4u);
+  EXPECT_GT(turn.chamfer[2], 1e-2);
+  EXPECT_LT(turn.chamfer_rotation_free[2], 0.1 * turn.chamfer[2]);
+  EXPECT_LT(turn.chamfer_rotation_free[2], 0.1 * perfect.chance_chamfer_rotation_free_median);
+
+  const nlohmann::json j = report_to_json(perfect);
+  for (const char* key : {"chamfer_median", "chamfer_rotation_free_median", "chance_chamfer_median",
+                          "chance_chamfer_rotation_free_median", "chance_pairs", "chamfer_rotation_free_per_model"})
+    EXPECT_TRUE(j["geometry"].contains(key)) << key;
+  EXPECT_TRUE(j["geometry"]["chamfer_rotation_free_per_model"][4].is_null());
+  EXPECT_EQ(j["geometry"]["chance_pairs"], 4);
+  const std::string md = report_to_markdown("t", perfect);
+  EXPECT_NE(md.find("| median rotation-free CD"), std::string::npos) << md;
+  EXPECT_NE(md.find("| chance: median CD"), std::string::npos) << md;
+  EXPECT_NE(md.find("| chance: median rotation-free CD"), std::string::npos) << md;
+
+  // Fewer than two buildable ground truths: no chance level.
+  const std::vector<const VecRows*> one = {targets[0]};
+  const CadEvalReport single = evaluate_sequences({solids[0]}, one, options);
+  EXPECT_TRUE(single.chance_chamfer.empty());
+  EXPECT_FALSE(report_to_json(single)["geometry"].contains("chance_chamfer_median"));
+}
+
+TEST(LearnEval, ChanceLevelOnSharedValModels) {
+  CADCRAFTER_REQUIRE_SHARED_DATA();
+  auto ds = load_vec_dataset(testing::shared_data_dir());
+  ASSERT_TRUE(ds.ok()) << ds.error().message;
+  auto idx = ds->split_indices("val");
+  ASSERT_GE(idx.size(), 6u);
+  std::vector<VecRows> rows;
+  std::vector<const VecRows*> targets;
+  for (size_t k = 0; k < 6; ++k) rows.push_back(ds->samples[idx[k]].rows);
+  for (const auto& r : rows) targets.push_back(&r);
+  CadEvalOptions options;
+  options.progress = false;
+  const CadEvalReport r = evaluate_sequences(rows, targets, options);
+  ASSERT_GE(r.gt_valid, 2);
+  EXPECT_EQ(r.chance_chamfer.size(), static_cast<size_t>(r.gt_valid));
+  EXPECT_GT(r.chance_chamfer_median, r.chamfer_median);
+  EXPECT_GT(r.chance_chamfer_rotation_free_median, r.chamfer_rotation_free_median);
+  EXPECT_GT(r.chance_chamfer_rotation_free_median, 1e-4);
 }
 
 }  // namespace
