@@ -11,6 +11,7 @@
 #include "data/dataset.h"
 #include "learn/backbone_input.h"
 #include "learn/checkpoint.h"
+#include "learn/contrastive.h"
 #include "learn/vec_dataset.h"
 #include "util/atomic_file.h"
 #include "util/progress.h"
@@ -65,7 +66,7 @@ void from_json(const nlohmann::json& j, DiffusionSettings& o) {
 
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin) {
   BackboneConfig c;
-  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "train"}, origin);
+  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "objective", "temperature", "mirror", "train"}, origin);
       !st)
     return st.error();
   if (auto st = read_section(j, "backbone", &c.backbone, origin); !st) return st.error();
@@ -73,6 +74,18 @@ Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std:
   c.image_size = j.value("image_size", c.image_size);
   c.views_per_sample = j.value("views_per_sample", c.views_per_sample);
   c.max_samples = j.value("max_samples", c.max_samples);
+  try {
+    c.objective = j.value("objective", c.objective);
+    c.temperature = j.value("temperature", c.temperature);
+    c.mirror = j.value("mirror", c.mirror);
+  } catch (const nlohmann::json::exception& e) {
+    return Result<BackboneConfig>::fail(ErrorCode::kParse, origin + ": " + e.what());
+  }
+  if (c.objective != "regress_z" && c.objective != "contrastive")
+    return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": objective must be regress_z or contrastive");
+  if (c.temperature <= 0.0) return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": temperature must be > 0");
+  if (c.objective == "contrastive" && c.views_per_sample < 2)
+    return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": the contrastive objective needs views_per_sample >= 2");
   if (c.views_per_sample < 1 || c.max_samples < 0)
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": views_per_sample must be >= 1, max_samples >= 0");
   if (c.image_size < 16 || c.backbone.feature_dim < 1 || c.backbone.base_channels < 1 || c.train.max_steps < 1 ||
@@ -87,6 +100,9 @@ nlohmann::json backbone_config_to_json(const BackboneConfig& c) {
           {"image_size", c.image_size},
           {"views_per_sample", c.views_per_sample},
           {"max_samples", c.max_samples},
+          {"objective", c.objective},
+          {"temperature", c.temperature},
+          {"mirror", c.mirror},
           {"train", c.train}};
 }
 
@@ -285,10 +301,148 @@ class BackboneWithHeadImpl : public torch::nn::Module {
 };
 TORCH_MODULE(BackboneWithHead);
 
+// Framed views of `idx` for the contrastive objective: `keep` views spread over the rendering sets
+// (one per set when keep = sets), offset per sample; cached in the run folder (uint8) so a resumed
+// run does not decode the shards again.
+Result<torch::Tensor> contrastive_views(const DatasetReader& reader, const std::vector<size_t>& idx, int64_t keep, int64_t size,
+                                        uint64_t seed, const std::string& cache, bool progress) {
+  if (!cache.empty() && fs::exists(cache)) {
+    torch::Tensor t;
+    torch::load(t, cache);
+    if (t.dim() == 5 && t.size(0) == static_cast<int64_t>(idx.size()) && t.size(1) == keep && t.size(3) == size) return t;
+  }
+  auto views_of = [&](size_t i, int64_t total) {
+    std::mt19937_64 rng(seed * 31ULL + i);
+    std::vector<int64_t> views;
+    const int64_t stride = std::max<int64_t>(1, total / keep);
+    for (int64_t k = 0; k < keep; ++k) views.push_back((k * stride + static_cast<int64_t>(rng() % static_cast<uint64_t>(stride))) % total);
+    return views;
+  };
+  auto t = load_framed_views(reader, idx, size, views_of, std::max(1, torch::get_num_threads()), progress);
+  if (!t || cache.empty()) return t;
+  torch::Tensor saved = *t;
+  if (auto st = write_atomically(cache, [&](const std::string& tmp) -> Status {
+        torch::save(saved, tmp);
+        return {};
+      });
+      !st)
+    return st.error();
+  return t;
+}
+
+// Stored views [B, 4, s, s] -> backbone images [2B, 3, s, s] (depth images, then normal images),
+// mirrored where `flip` says.
+torch::Tensor contrastive_images(const torch::Tensor& stored, const torch::Tensor& flip) {
+  auto v = mirror_views(decode_views(stored), flip);  // [B, 2, 3, s, s]
+  return torch::cat({v.select(1, 0), v.select(1, 1)}, 0);
+}
+
+// Per-view embedding features [B, F] from backbone outputs of contrastive_images: depth + normal.
+torch::Tensor contrastive_features(const torch::Tensor& out, int64_t b) {
+  return 0.5 * (out.narrow(0, 0, b) + out.narrow(0, b, b));
+}
+
+Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir, const BackboneConfig& config,
+                                                  const ConditionRunContext& ctx) {
+  auto reader = DatasetReader::open(dataset_dir);
+  if (!reader) return reader.error();
+  auto train_idx = reader->indices("train"), val_idx = reader->indices("val");
+  if (train_idx.empty()) return Result<AeTrainSummary>::fail(ErrorCode::kInvalidArgument, dataset_dir + ": no training samples");
+  if (reader->views() < 2)
+    return Result<AeTrainSummary>::fail(ErrorCode::kInvalidArgument, dataset_dir + ": the contrastive objective needs >= 2 views per model");
+  nlohmann::json cfg = backbone_config_to_json(config);
+  if (auto st = prepare_run_dir(ctx, cfg, {{"stage", "backbone"}, {"data", dataset_dir}}); !st) return st.error();
+  seed_everything(ctx.seed);
+  if (config.max_samples > 0 && static_cast<int64_t>(train_idx.size()) > config.max_samples) {
+    std::mt19937_64 rng(ctx.seed);
+    std::shuffle(train_idx.begin(), train_idx.end(), rng);
+    train_idx.resize(static_cast<size_t>(config.max_samples));
+    std::sort(train_idx.begin(), train_idx.end());
+  }
+  const int64_t keep = std::min<int64_t>(config.views_per_sample, reader->views());
+  const fs::path run(ctx.run_dir);
+  auto train_views = contrastive_views(*reader, train_idx, keep, config.image_size, ctx.seed, (run / "views-train.pt").string(), ctx.progress);
+  if (!train_views) return train_views.error();
+  // Validation: identity retrieval among up to 648 val models, first view of set 0 against the
+  // first view of set 1 (other azimuth and elevation).
+  if (val_idx.size() > 648) val_idx.resize(648);
+  const int64_t per_set = views_per_set(*reader);
+  auto val_views_of = [&](size_t, int64_t total) { return std::vector<int64_t>{0, std::min<int64_t>(per_set, total - 1)}; };
+  torch::Tensor val_views = torch::zeros({0, 2, 4, config.image_size, config.image_size}, torch::kUInt8);
+  if (!val_idx.empty()) {
+    auto vv = load_framed_views(*reader, val_idx, config.image_size, val_views_of, std::max(1, torch::get_num_threads()), ctx.progress);
+    if (!vv) return vv.error();
+    val_views = *vv;
+  }
+
+  ConvBackbone model(config.backbone);
+  model->to(ctx.device);
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.lr));
+  const int64_t n = train_views->size(0);
+  const int64_t batch = std::min<int64_t>(config.train.batch_size, n);
+  LoopHooks hooks;
+  hooks.train_step = [&](int64_t step, int64_t* samples) {
+    // Distinct models (no false negatives), two distinct views each; the draw depends only on (seed, step).
+    std::mt19937_64 rng(ctx.seed * 7919ULL + static_cast<uint64_t>(step));
+    std::vector<int64_t> si;
+    std::set<int64_t> seen;
+    while (static_cast<int64_t>(si.size()) < batch) {
+      const auto s = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
+      if (seen.insert(s).second) si.push_back(s);
+    }
+    std::vector<int64_t> va, vb, fa, fb;
+    for (int64_t b = 0; b < batch; ++b) {
+      const auto a = static_cast<int64_t>(rng() % static_cast<uint64_t>(keep));
+      const auto o = (a + 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(keep - 1))) % keep;
+      va.push_back(a);
+      vb.push_back(o);
+      fa.push_back(config.mirror ? static_cast<int64_t>(rng() % 2) : 0);
+      fb.push_back(config.mirror ? static_cast<int64_t>(rng() % 2) : 0);
+    }
+    auto s_t = torch::tensor(si);
+    auto images = torch::cat({contrastive_images(train_views->index({s_t, torch::tensor(va)}), torch::tensor(fa)),
+                              contrastive_images(train_views->index({s_t, torch::tensor(vb)}), torch::tensor(fb))},
+                             0)
+                      .to(ctx.device);
+    auto out = model->forward(images);  // [4B, F]: depth a, normal a, depth b, normal b
+    auto ea = contrastive_features(out.narrow(0, 0, 2 * batch), batch);
+    auto eb = contrastive_features(out.narrow(0, 2 * batch, 2 * batch), batch);
+    auto loss = info_nce_loss(ea, eb, config.temperature);
+    optimizer.zero_grad();
+    loss.backward();
+    if (config.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.train.grad_clip);
+    optimizer.step();
+    *samples = 2 * batch;
+    return loss.item<double>();
+  };
+  hooks.validate = [&]() -> double {
+    if (val_views.size(0) < 2) return std::nan("");
+    torch::NoGradGuard no_grad;
+    const int64_t m = val_views.size(0);
+    std::vector<torch::Tensor> emb;
+    for (int64_t v = 0; v < 2; ++v) {
+      std::vector<torch::Tensor> parts;
+      for (int64_t s = 0; s < m; s += 256) {
+        const int64_t len = std::min<int64_t>(256, m - s);
+        auto images = contrastive_images(val_views.narrow(0, s, len).select(1, v), torch::zeros({len}, torch::kLong)).to(ctx.device);
+        parts.push_back(contrastive_features(model->forward(images), len).to(torch::kCPU));
+      }
+      emb.push_back(torch::cat(parts, 0));
+    }
+    return 1.0 - identity_retrieval(emb[0], emb[1]).top1;  // lower is better
+  };
+  auto summary = run_loop("train backbone (contrastive)", config.train, ctx, *model, optimizer, hooks);
+  if (!summary) return summary;
+  if (fs::exists(run / "model.pt"))
+    if (auto st = save_weights((run / "backbone.pt").string(), *model); !st) return st.error();
+  return summary;
+}
+
 }  // namespace
 
 Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const BackboneConfig& config,
                                       const ConditionRunContext& ctx) {
+  if (config.objective == "contrastive") return train_backbone_contrastive(dataset_dir, config, ctx);
   auto reader = DatasetReader::open(dataset_dir);
   if (!reader) return reader.error();
   auto ae = load_autoencoder(ctx.ae_run, ctx.device);

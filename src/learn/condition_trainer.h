@@ -33,6 +33,12 @@ struct BackboneConfig {
   int64_t image_size = 64;       // framed views are resampled to this size (backbone_input.h)
   int64_t views_per_sample = 4;  // views kept in memory per training model (of its 32): caps RAM
   int64_t max_samples = 0;       // training models used (0 = all)
+  // "regress_z": each image regresses the autoencoder latent (needs --ae);
+  // "contrastive": InfoNCE between two views of one model against the other models of the batch
+  // (learn/contrastive.h), no autoencoder needed.
+  std::string objective = "regress_z";
+  double temperature = 0.1;      // contrastive: softmax temperature
+  bool mirror = true;            // contrastive: mirror each view with probability 1/2
   TrainOptions train;
 };
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin);

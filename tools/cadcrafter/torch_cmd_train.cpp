@@ -67,8 +67,8 @@ int run_train(const TrainCliOptions& o) {
                 summary->val.command, summary->val.param);
     return 0;
   }
-  // backbone / diffusion: dataset shards + a trained autoencoder (+ a backbone for diffusion).
-  if (o.ae_run.empty()) return fail(name, o.stage + " needs --ae <autoencoder run folder>");
+  // backbone / diffusion: dataset shards + a trained autoencoder (+ a backbone for diffusion);
+  // a contrastive backbone needs no autoencoder.
   std::string config_path = o.resume ? (std::filesystem::path(o.out) / "config.json").string() : o.config;
   nlohmann::json config_json = nlohmann::json::object();
   if (!config_path.empty()) {
@@ -86,6 +86,8 @@ int run_train(const TrainCliOptions& o) {
   if (o.stage == "backbone") {
     auto config = learn::parse_backbone_config(config_json, config_path.empty() ? "backbone defaults" : config_path);
     if (!config) return fail(name, config.error().message);
+    if (config->objective != "contrastive" && o.ae_run.empty())
+      return fail(name, "backbone (objective " + config->objective + ") needs --ae <autoencoder run folder>");
     if (o.max_steps > 0) config->train.max_steps = o.max_steps;
     if (o.time_limit_min > 0) config->train.time_limit_min = o.time_limit_min;
     auto summary = learn::train_backbone(o.data, *config, cctx);
@@ -94,6 +96,7 @@ int run_train(const TrainCliOptions& o) {
                 summary->seconds, summary->samples_per_second);
     return 0;
   }
+  if (o.ae_run.empty()) return fail(name, "diffusion needs --ae <autoencoder run folder>");
   if (o.backbone.empty()) return fail(name, "diffusion needs --backbone <backbone run folder or TorchScript file>");
   auto config = learn::parse_diffusion_config(config_json, config_path.empty() ? "diffusion defaults" : config_path);
   if (!config) return fail(name, config.error().message);

@@ -1,0 +1,127 @@
+#include "learn/contrastive.h"
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+
+#include "data/dataset.h"
+#include "learn/backbone_input.h"
+#include "util/parallel.h"
+#include "util/progress.h"
+
+namespace cadcrafter::learn {
+namespace F = torch::nn::functional;
+
+torch::Tensor info_nce_loss(const torch::Tensor& a, const torch::Tensor& b, double temperature) {
+  TORCH_CHECK(a.dim() == 2 && a.sizes() == b.sizes(), "info_nce_loss: expected two [B, D] batches of the same shape");
+  auto na = F::normalize(a, F::NormalizeFuncOptions().dim(1));
+  auto nb = F::normalize(b, F::NormalizeFuncOptions().dim(1));
+  auto logits = torch::matmul(na, nb.t()) / temperature;
+  auto target = torch::arange(a.size(0), torch::TensorOptions().dtype(torch::kLong).device(a.device()));
+  return 0.5 * (F::cross_entropy(logits, target) + F::cross_entropy(logits.t(), target));
+}
+
+torch::Tensor view_embedding(const torch::Tensor& features) {
+  TORCH_CHECK(features.dim() == 3, "view_embedding: expected [N, 2, F]");
+  return F::normalize(features.mean(1), F::NormalizeFuncOptions().dim(1));
+}
+
+torch::Tensor multi_view_embedding(const torch::Tensor& features) {
+  TORCH_CHECK(features.dim() == 4, "multi_view_embedding: expected [N, V, 2, F]");
+  return F::normalize(features.mean({1, 2}), F::NormalizeFuncOptions().dim(1));
+}
+
+IdentityRetrieval identity_retrieval(const torch::Tensor& query, const torch::Tensor& gallery) {
+  TORCH_CHECK(query.dim() == 2 && gallery.dim() == 2 && query.size(0) == gallery.size(0),
+              "identity_retrieval: expected [N, D] queries and gallery");
+  IdentityRetrieval r;
+  r.queries = query.size(0);
+  if (r.queries == 0) return r;
+  auto q = F::normalize(query.to(torch::kFloat), F::NormalizeFuncOptions().dim(1));
+  auto g = F::normalize(gallery.to(torch::kFloat), F::NormalizeFuncOptions().dim(1));
+  auto sim = torch::matmul(q, g.t());
+  const int64_t k = std::min<int64_t>(5, r.queries);
+  auto top = std::get<1>(sim.topk(k, 1)).contiguous();
+  auto truth = torch::arange(r.queries, torch::kLong).unsqueeze(1);
+  auto hit = top.eq(truth);
+  r.top1 = hit.select(1, 0).to(torch::kDouble).mean().item<double>();
+  r.top5 = hit.any(1).to(torch::kDouble).mean().item<double>();
+  auto first = top.select(1, 0).contiguous();
+  r.nearest.assign(first.data_ptr<int64_t>(), first.data_ptr<int64_t>() + r.queries);
+  return r;
+}
+
+torch::Tensor encode_views(const torch::Tensor& v) {
+  TORCH_CHECK(v.dim() >= 4 && v.size(-4) == 2 && v.size(-3) == 3, "encode_views: expected [.., 2, 3, s, s]");
+  auto depth = v.select(-4, 0).narrow(-3, 0, 1);
+  auto normal = v.select(-4, 1);
+  auto packed = torch::cat({depth, normal}, -3);  // [.., 4, s, s]
+  return (packed.clamp(-1.0, 1.0) * 127.0).round().add(128.0).to(torch::kUInt8);
+}
+
+torch::Tensor decode_views(const torch::Tensor& stored) {
+  TORCH_CHECK(stored.dim() >= 3 && stored.size(-3) == 4, "decode_views: expected [.., 4, s, s]");
+  auto x = stored.to(torch::kFloat).sub(128.0).div(127.0);
+  auto depth = x.narrow(-3, 0, 1);
+  std::vector<int64_t> shape(depth.sizes().begin(), depth.sizes().end());
+  shape[shape.size() - 3] = 3;
+  return torch::stack({depth.expand(shape), x.narrow(-3, 1, 3)}, -4);
+}
+
+torch::Tensor mirror_views(const torch::Tensor& views, const torch::Tensor& flip) {
+  TORCH_CHECK(views.dim() == 5 && views.size(1) == 2, "mirror_views: expected [B, 2, 3, s, s]");
+  auto mirrored = views.flip({4}).clone();
+  mirrored.select(1, 1).select(1, 0).neg_();  // normal x (camera right) changes sign
+  return torch::where(flip.to(torch::kBool).view({-1, 1, 1, 1, 1}), mirrored, views);
+}
+
+namespace {
+
+// Camera azimuth (degrees, [0, 360)) from a row-major 3x4 world->camera [R | t]: centre = -R^T t.
+float azimuth_of_extrinsics(const std::array<float, 12>& e) {
+  const double tx = e[3], ty = e[7], tz = e[11];
+  const double cx = -(e[0] * tx + e[4] * ty + e[8] * tz);
+  const double cy = -(e[1] * tx + e[5] * ty + e[9] * tz);
+  double az = std::atan2(cy, cx) * 180.0 / 3.14159265358979323846;
+  if (az < 0) az += 360.0;
+  return static_cast<float>(az >= 360.0 ? 0.0 : az);
+}
+
+}  // namespace
+
+Result<torch::Tensor> load_framed_views(const DatasetReader& reader, const std::vector<size_t>& indices, int64_t size,
+                                        const std::function<std::vector<int64_t>(size_t, int64_t)>& views_of,
+                                        int threads, bool progress, torch::Tensor* azimuths) {
+  const auto n = static_cast<int64_t>(indices.size());
+  if (n == 0) return torch::zeros({0, 0, 4, size, size}, torch::kUInt8);
+  const int64_t k = static_cast<int64_t>(views_of(indices[0], reader.views()).size());
+  auto out = torch::zeros({n, k, 4, size, size}, torch::kUInt8);
+  auto az = torch::zeros({n, k}, torch::kFloat);
+  std::mutex error_mutex;
+  std::string error;
+  ProgressBar bar("load views", n, progress);
+  parallel_for(n, std::max(1, threads), [&](int64_t j, int) {
+    auto s = reader.get(indices[static_cast<size_t>(j)]);
+    if (!s) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (error.empty()) error = s.error().message;
+      return;
+    }
+    auto which = views_of(indices[static_cast<size_t>(j)], s->views);
+    if (static_cast<int64_t>(which.size()) != k) {
+      std::lock_guard<std::mutex> lock(error_mutex);
+      if (error.empty()) error = "load_framed_views: views_of returned a different number of views for sample " + s->info.id;
+      return;
+    }
+    out[j].copy_(encode_views(backbone_views_of_sample(*s, size, which)));
+    for (int64_t v = 0; v < k; ++v)
+      az[j][v] = azimuth_of_extrinsics(s->cameras.at(static_cast<size_t>(which[static_cast<size_t>(v)])).extrinsics);
+    bar.add(1);
+  });
+  bar.finish();
+  if (!error.empty()) return Result<torch::Tensor>::fail(ErrorCode::kIo, error);
+  if (azimuths) *azimuths = az;
+  return out;
+}
+
+}  // namespace cadcrafter::learn
