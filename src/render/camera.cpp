@@ -122,6 +122,25 @@ std::vector<Camera> sample_cameras(const CameraOptions& o, int sets, int views, 
   return cams;
 }
 
+int view_frame_quarter_turns(float azimuth_deg) {
+  if (!std::isfinite(azimuth_deg)) return 0;
+  double a = std::fmod(static_cast<double>(azimuth_deg), 360.0);
+  if (a < 0) a += 360.0;
+  return static_cast<int>(std::floor(a / 90.0 + 0.5)) % 4;
+}
+
+float camera_azimuth_deg(const std::array<double, 12>& e) {
+  // centre = -R^T t; only its x and y matter.
+  const double x = -(e[0] * e[3] + e[4] * e[7] + e[8] * e[11]);
+  const double y = -(e[1] * e[3] + e[5] * e[7] + e[9] * e[11]);
+  double deg = std::atan2(y, x) * 180.0 / kPi;
+  if (deg < 0) deg += 360.0;
+  const auto out = static_cast<float>(deg);
+  return out >= 360.0f ? 0.0f : out;
+}
+
+float camera_azimuth_deg(const Camera& camera) { return camera_azimuth_deg(camera.extrinsics()); }
+
 Normalization unit_sphere_normalization(const Mesh& mesh) {
   Normalization n;
   if (mesh.vertices.empty()) return n;

@@ -77,6 +77,26 @@ Camera orthographic_camera(V3 toward_camera, float half_extent, int size);
 // sets * views cameras, set-major (index = set * views + view). Deterministic for a seed.
 std::vector<Camera> sample_cameras(const CameraOptions& options, int sets, int views, int size, uint64_t seed);
 
+// The view frame rule for image -> CAD targets (issue 9 §1). Cameras see the model from an
+// azimuth drawn uniformly in [0, 360), so the target sequence is turned to face the first
+// conditioning view:
+//     target = turn_about_z(model, -view_frame_quarter_turns(azimuth of the first view))
+// (cad/turn.h). A camera at azimuth a sees turn_about_z(m, k) from a + 90k exactly as it sees m
+// from a, so in the target's frame the first view lies at an azimuth in [-45, 45), and the
+// turn, a multiple of 90 degrees, keeps axis-aligned sketch planes axis-aligned.
+//
+// The k in {0, 1, 2, 3} whose k * 90 degrees is nearest to azimuth_deg (taken mod 360; negative
+// azimuths are fine). Ties (45, 135, 225, 315) go counter-clockwise, to the larger multiple:
+// 45 -> 1, 315 -> 0. A non-finite azimuth gives 0.
+int view_frame_quarter_turns(float azimuth_deg);
+// The azimuth of the camera centre seen from the origin: atan2(y, x) in degrees, in [0, 360),
+// counter-clockwise from +X (0 for a camera on the Z axis). Computed from rotation and
+// translation (authoritative), not from the informational Camera::azimuth_deg.
+float camera_azimuth_deg(const Camera& camera);
+// The same from a row-major 3x4 world -> camera [R | t] (Camera::extrinsics(), the
+// "world_to_camera" of cameras.json): the centre is -R^T t.
+float camera_azimuth_deg(const std::array<double, 12>& world_to_camera);
+
 // The similarity that maps a mesh into the unit sphere: normalised = (p - center) * scale.
 struct Normalization {
   V3 center;
