@@ -7,6 +7,7 @@
 #include <set>
 
 #include "learn/checkpoint.h"
+#include "render/random.h"
 #include "util/atomic_file.h"
 #include "util/progress.h"
 
@@ -25,6 +26,7 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
        {"checkpoint_every", o.checkpoint_every},
        {"val_limit", o.val_limit},
        {"time_limit_min", o.time_limit_min},
+       {"turn_augment", o.turn_augment},
        {"loss_weights", {{"command", o.weights.command}, {"args", o.weights.args}}}};
 }
 
@@ -40,6 +42,7 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
   o.checkpoint_every = j.value("checkpoint_every", o.checkpoint_every);
   o.val_limit = j.value("val_limit", o.val_limit);
   o.time_limit_min = j.value("time_limit_min", o.time_limit_min);
+  o.turn_augment = j.value("turn_augment", o.turn_augment);
   if (j.contains("loss_weights")) {
     o.weights.command = j["loss_weights"].value("command", o.weights.command);
     o.weights.args = j["loss_weights"].value("args", o.weights.args);
@@ -210,6 +213,17 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
   info["train_sequences"] = train_idx.size();
   info["val_sequences"] = val_idx.size();
   info["resumed"] = ctx.resume;
+  // Quarter turns of the training sequences (turn_augment): variants[i] for train sample i.
+  std::vector<std::vector<VecRows>> variants;
+  if (opt.turn_augment) {
+    variants.resize(data.samples.size());
+    size_t total = 0;
+    for (size_t i : train_idx) {
+      variants[i] = quarter_turn_variants(data.samples[i].rows);
+      total += variants[i].size();
+    }
+    info["turn_variants"] = total;
+  }
   if (auto st = write_file_atomically((run / "run.json").string(), info.dump(2) + "\n"); !st) return st.error();
 
   seed_everything(ctx.seed);
@@ -265,7 +279,15 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
       cached_epoch = epoch;
     }
     const auto& indices = epoch_batches[static_cast<size_t>(state.step % batches_per_epoch)];
-    auto batch = make_vec_batch(rows_of(data, indices)).to(ctx.device);
+    std::vector<const VecRows*> rows = rows_of(data, indices);
+    if (opt.turn_augment) {
+      for (size_t b = 0; b < indices.size(); ++b) {
+        const auto& v = variants[indices[b]];
+        const uint64_t draw = derive_seed(ctx.seed, 0x7E4A, static_cast<uint64_t>(state.step), indices[b]);
+        rows[b] = &v[draw % v.size()];
+      }
+    }
+    auto batch = make_vec_batch(rows).to(ctx.device);
 
     model->train();
     const double elapsed_now = elapsed_before + std::chrono::duration<double>(Clock::now() - t0).count();

@@ -33,6 +33,11 @@ struct TrainOptions {
   // follows whichever of steps and time is further along, so a time-boxed run still anneals.
   // Such a run is not bit-reproducible (where it stops depends on the machine's load).
   double time_limit_min = 0.0;
+  // Train each sequence in a random one of its quarter turns about +Z (the view frame rule
+  // turns image -> CAD targets by any multiple of 90 degrees; cad/turn.h): the turns are made
+  // once at load (quarter_turn_variants) and one is drawn per sample and step, from (seed, step,
+  // sample), so resumed runs draw the same. Validation stays on the sequences as given.
+  bool turn_augment = false;
   CadLossWeights weights;
 };
 void to_json(nlohmann::json& j, const TrainOptions& o);

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cad/turn.h"
 #include "data/dataset.h"
 #include "util/parallel.h"
 
@@ -139,6 +140,15 @@ Result<VecDataset> read_dataset_shards(const std::string& dir) {
     if (!e.empty()) return Result<VecDataset>::fail(ErrorCode::kParse, dir + ": " + e);
   if (ds.samples.empty()) return Result<VecDataset>::fail(ErrorCode::kParse, dir + ": dataset has no samples");
   return ds;
+}
+
+std::vector<VecRows> quarter_turn_variants(const VecRows& rows) {
+  std::vector<VecRows> out{rows};
+  for (int k = 1; k <= 3; ++k) {
+    auto turned = turn_vec(rows, k);
+    if (turned.ok() && std::find(out.begin(), out.end(), *turned) == out.end()) out.push_back(std::move(*turned));
+  }
+  return out;
 }
 
 Result<VecDataset> load_vec_dataset(const std::string& dir) {

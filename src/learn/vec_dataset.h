@@ -46,6 +46,11 @@ VecRows vec_of_sample(const DatasetSample& sample);
 // The vectors of samples `indices` (in order), read without decoding their images.
 Result<std::vector<VecRows>> read_sample_vecs(const DatasetReader& reader, const std::vector<size_t>& indices);
 
+// A sequence and its quarter turns about +Z (cad/turn.h: turn_vec(rows, k) for k = 1, 2, 3),
+// in turn order: rows itself first, then each turn that encodes and is not a copy of an earlier
+// variant. So 1 to 4 variants; a sequence that does not decode keeps only itself.
+std::vector<VecRows> quarter_turn_variants(const VecRows& rows);
+
 // Parses one vec.jsonl file; `splits` maps ids to split names (may be empty).
 Result<VecDataset> read_vec_jsonl(const std::string& path, const std::string& manifest_csv);
 
