@@ -98,6 +98,11 @@ Agreement measure_agreement(const Mesh& mesh, const std::vector<ViewMaps>& views
   return result;
 }
 
+int facing_quarter_turns(const Mesh& mesh, const ViewMaps& first_view, const AgreementOptions& options) {
+  const Agreement a = measure_agreement(mesh, {first_view}, options);
+  return a.views.empty() ? 0 : view_frame_quarter_turns(a.views.front().azimuth_deg);
+}
+
 Image8 candidate_normal_image(const Mesh& mesh, float azimuth_deg, float elevation_deg, int size) {
   const Mesh unit = apply_normalization(mesh, unit_sphere_normalization(mesh));
   const CameraOptions camera;

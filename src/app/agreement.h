@@ -39,6 +39,11 @@ struct Agreement {
 // `mesh` in any units (normalised to the unit sphere here).
 Agreement measure_agreement(const Mesh& mesh, const std::vector<ViewMaps>& views, const AgreementOptions& options = {});
 
+// The view frame of a candidate (render/camera.h, view_frame_quarter_turns): the quarter turns k
+// such that turn_about_z(candidate, -k) faces `first_view` the way training targets face their first
+// view, from the azimuth of the best pose of the candidate for that view.
+int facing_quarter_turns(const Mesh& mesh, const ViewMaps& first_view, const AgreementOptions& options = {});
+
 // The candidate's normal map at `size` from a pose (for previews), framed like the inputs.
 Image8 candidate_normal_image(const Mesh& mesh, float azimuth_deg, float elevation_deg, int size);
 

@@ -1,10 +1,12 @@
 #include "app/candidates.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "app/sha256.h"
 #include "data/generator.h"
 #include "learn/cad_generator.h"
+#include "learn/part_index.h"
 
 namespace cadcrafter::app {
 
@@ -107,6 +109,107 @@ Result<std::unique_ptr<CandidateSource>> make_latent_diffusion(const LatentDiffu
   if (!generator) return generator.error();
   std::unique_ptr<CandidateSource> source = std::make_unique<LatentDiffusionSource>(options, std::move(*generator));
   return source;
+}
+
+namespace {
+
+class RetrievalSource : public CandidateSource {
+ public:
+  RetrievalSource(RetrievalSourceOptions options, learn::PartIndex index) : options_(std::move(options)), index_(std::move(index)) {}
+  std::string name() const override { return "retrieval"; }
+  nlohmann::json describe() const override {
+    return {{"name", name()},
+            {"learned", true},
+            {"note", "the known parts (part index) whose contrastive image features are nearest to the inputs'"},
+            {"index", index_.describe()},
+            {"weights", index_.weight_files()},
+            {"proposals_per_sample", options_.proposals_per_sample},
+            {"min_pool", options_.min_pool}};
+  }
+  int pool_size(int samples) const override { return std::max(options_.min_pool, samples * options_.proposals_per_sample); }
+  Result<std::vector<Proposal>> propose(const std::vector<ViewMaps>& views, int count, uint64_t) override {
+    std::vector<learn::GeometryMaps> maps;
+    for (const auto& v : views) maps.push_back({v.size, v.depth, v.normal, v.mask});
+    auto parts = index_.nearest(maps, count);
+    if (!parts) return parts.error();
+    std::vector<Proposal> out;
+    for (auto& part : *parts) {
+      Proposal p;
+      p.vec = part.vec;
+      char sim[32];
+      std::snprintf(sim, sizeof sim, "%.3f", part.similarity);
+      p.origin = "retrieval: " + part.id + " (similarity " + sim + ")";
+      auto model = decode(p.vec);
+      if (model) {
+        p.model = std::move(*model);
+        p.model.id = part.id;
+      } else {
+        p.decode_error = "the indexed sequence is not a CAD model: " + model.error().message;
+      }
+      out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+ private:
+  RetrievalSourceOptions options_;
+  learn::PartIndex index_;
+};
+
+class PooledSource : public CandidateSource {
+ public:
+  explicit PooledSource(std::vector<std::unique_ptr<CandidateSource>> sources) : sources_(std::move(sources)) {}
+  std::string name() const override {
+    std::string n;
+    for (const auto& s : sources_) n += (n.empty() ? "" : "+") + s->name();
+    return n;
+  }
+  nlohmann::json describe() const override {
+    nlohmann::json parts = nlohmann::json::array();
+    for (const auto& s : sources_) parts.push_back(s->describe());
+    return {{"name", name()}, {"learned", true}, {"note", "proposals of several sources ranked together"}, {"sources", parts}};
+  }
+  int pool_size(int samples) const override {
+    int n = 0;
+    for (const auto& s : sources_) n += s->pool_size(samples);
+    return n;
+  }
+  Result<std::vector<Proposal>> propose(const std::vector<ViewMaps>& views, int count, uint64_t seed) override {
+    // Each source gets its own share: its pool size scaled to `count`.
+    const int total = std::max(1, pool_size(1));
+    std::vector<Proposal> out;
+    for (size_t i = 0; i < sources_.size(); ++i) {
+      const int share = i + 1 == sources_.size() ? std::max(1, count - static_cast<int>(out.size()))
+                                                  : std::max(1, count * sources_[i]->pool_size(1) / total);
+      auto got = sources_[i]->propose(views, share, seed);
+      if (!got) return got.error();
+      for (auto& p : *got) out.push_back(std::move(p));
+    }
+    return out;
+  }
+
+ private:
+  std::vector<std::unique_ptr<CandidateSource>> sources_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<CandidateSource>> make_retrieval_source(const RetrievalSourceOptions& options) {
+  auto index = learn::PartIndex::load(options.index_dir);
+  if (!index) return index.error();
+  std::unique_ptr<CandidateSource> source = std::make_unique<RetrievalSource>(options, std::move(*index));
+  return source;
+}
+
+std::unique_ptr<CandidateSource> make_pooled_source(std::vector<std::unique_ptr<CandidateSource>> sources) {
+  return std::make_unique<PooledSource>(std::move(sources));
+}
+
+std::string proposal_source(const Proposal& p) {
+  const std::string& o = p.origin;
+  if (o.rfind("retrieval", 0) == 0) return "retrieval";
+  if (o.rfind("latent diffusion", 0) == 0) return "diffusion";
+  return "procedural";
 }
 
 std::unique_ptr<CandidateSource> make_procedural_search(const ProceduralSearchOptions& options) {

@@ -7,6 +7,10 @@
 //   trained latent-diffusion model is shipped, and it is labelled as such in run.json and
 //   index.md: its candidates are retrieved from a family of simple parts, not generated from
 //   the photo.
+// - RetrievalSource: the nearest known parts (F360 train + generated) to the inputs' contrastive
+//   image features, from a shipped part index (learn/part_index.h, models/retrieval).
+// - PooledSource: several sources side by side (retrieval + diffusion in `auto`); every proposal
+//   keeps its source's label in its origin, so index.json says which source won.
 // - LatentDiffusionSource: the method itself. The views' depth/normal maps condition the
 //   latent diffusion model, whose latents the autoencoder decodes into sequences
 //   (learn/cad_generator.h). Used whenever a diffusion model is present (models/diffusion).
@@ -61,5 +65,19 @@ struct LatentDiffusionOptions {
 };
 // Fails when the run cannot be loaded (missing weights, or an autoencoder/backbone it names).
 Result<std::unique_ptr<CandidateSource>> make_latent_diffusion(const LatentDiffusionOptions& options);
+
+struct RetrievalSourceOptions {
+  std::string index_dir;     // a part index (models/retrieval)
+  int proposals_per_sample = 2;
+  int min_pool = 8;
+};
+// Fails when the index or its backbone cannot be loaded.
+Result<std::unique_ptr<CandidateSource>> make_retrieval_source(const RetrievalSourceOptions& options);
+
+// Proposals of every source, concatenated in the given order; pool_size is the sum.
+std::unique_ptr<CandidateSource> make_pooled_source(std::vector<std::unique_ptr<CandidateSource>> sources);
+
+// The source that made a proposal, from its origin ("retrieval", "diffusion", "procedural").
+std::string proposal_source(const Proposal& p);
 
 }  // namespace cadcrafter::app

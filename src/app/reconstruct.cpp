@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <functional>
+#include <map>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -18,10 +21,12 @@
 #include "cad/cad_h5.h"
 #include "cad/cad_json.h"
 #include "cad/cad_vec.h"
+#include "cad/turn.h"
 #include "kernel/check.h"
 #include "kernel/export.h"
 #include "kernel/tessellate.h"
 #include "learn/photo_estimator.h"
+#include "render/camera.h"
 #include "util/atomic_file.h"
 #include "util/parallel.h"
 #include "util/run_info.h"
@@ -49,6 +54,7 @@ struct Evaluated {
   CheckResult check;
   Mesh mesh;
   Agreement agreement;
+  int turns = 0;  // quarter turns applied to face the first view (face_first_view)
 };
 
 std::string two_digits(int n) {
@@ -193,8 +199,8 @@ Status validate_params(const ReconstructParams& p) {
   if (p.samples < 1 || p.samples > 64) return invalid("--samples must be in 1..64");
   if (p.steps < 1 || p.steps > 1000) return invalid("--steps must be in 1..1000");
   if (p.threads < 1 || p.threads > 256) return invalid("--threads must be in 1..256");
-  if (p.candidates != "auto" && p.candidates != "diffusion" && p.candidates != "procedural")
-    return invalid("--candidates " + p.candidates + ": use auto, diffusion or procedural");
+  if (p.candidates != "auto" && p.candidates != "retrieval" && p.candidates != "diffusion" && p.candidates != "procedural")
+    return invalid("--candidates " + p.candidates + ": use auto, retrieval, diffusion or procedural");
   if (p.device != "cpu")
     return invalid("--device " + p.device + ": this pipeline's learned parts (the estimator) run on the CPU only; use --device cpu");
   std::error_code ec;
@@ -203,178 +209,146 @@ Status validate_params(const ReconstructParams& p) {
   return {};
 }
 
-Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const ReconstructProgress& progress) {
-  auto report = [&](const std::string& stage, int done, int total) {
-    if (progress) progress(stage, done, total);
-  };
-  const auto t_start = Clock::now();
-  if (auto s = validate_params(params); !s) return s.error();
-  learn::set_torch_threads(params.threads);
-  ReconstructSummary summary;
-  summary.output = params.output;
-  nlohmann::json timings;
-  const std::string weights_dir = params.weights_dir.empty() ? default_weights_dir() : params.weights_dir;
+namespace {
 
-  // 1. Inputs -> per-view maps.
+// What the stages hand each other.
+struct Inputs {
   std::vector<ViewMaps> views;
-  nlohmann::json inputs_json = nlohmann::json::array();
-  nlohmann::json weights_json = nlohmann::json::object();
+  nlohmann::json files = nlohmann::json::array();    // per input: file, size, notes
+  nlohmann::json weights = nlohmann::json::object();  // estimator path + sha256
+};
+
+using Report = std::function<void(const std::string&, int, int)>;
+
+// Stage 1 (load + estimate): input files -> per-view maps.
+Result<Inputs> load_inputs(const ReconstructParams& params, const std::string& weights_dir, const Report& report,
+                           nlohmann::json& timings) {
+  Inputs in;
   auto t = Clock::now();
-  if (params.input_kind == InputKind::kPhoto) {
-    std::vector<InputPhoto> photos;
-    for (size_t i = 0; i < params.inputs.size(); ++i) {
-      report("load", static_cast<int>(i), static_cast<int>(params.inputs.size()));
-      auto photo = load_photo(params.inputs[i], params.limits);
-      if (!photo) return photo.error();
-      photos.push_back(std::move(*photo));
-    }
-    timings["load"] = seconds_since(t);
-    t = Clock::now();
-    const std::string estimator_path = params.estimator.empty() ? weights_dir + "/estimator.pt" : params.estimator;
-    auto estimator = learn::PhotoEstimator::load(estimator_path);
-    if (!estimator)
-      return Result<ReconstructSummary>::fail(
-          estimator.error().code, estimator.error().message +
-                                      " (the default is models/estimator.pt; train one with `cadcrafter train-estimator` "
-                                      "or pass --weights DIR)");
-    auto sha = sha256_file(estimator_path);
-    weights_json["estimator"] = {{"path", estimator_path},
-                                 {"kind", estimator->kind()},
-                                 {"sha256", sha ? *sha : std::string("unreadable")}};
-    timings["load_estimator"] = seconds_since(t);
-    t = Clock::now();
-    for (size_t i = 0; i < photos.size(); ++i) {
-      report("estimate", static_cast<int>(i), static_cast<int>(photos.size()));
-      auto view = estimate_view(photos[i], *estimator);
-      if (!view) return view.error();
-      inputs_json.push_back({{"file", params.inputs[i]},
-                             {"width", photos[i].rgb.width},
-                             {"height", photos[i].rgb.height},
-                             {"notes", photos[i].notes},
-                             {"object_fraction", view->object_fraction()}});
-      views.push_back(std::move(*view));
-    }
-    timings["estimate"] = seconds_since(t);
-  } else {
+  if (params.input_kind == InputKind::kDepthNormal) {
     for (size_t i = 0; i < params.inputs.size(); ++i) {
       report("load", static_cast<int>(i), static_cast<int>(params.inputs.size()));
       auto view = load_depth_normal_view(params.inputs[i], 128);
       if (!view) return view.error();
-      inputs_json.push_back({{"file", params.inputs[i]}, {"object_fraction", view->object_fraction()}});
-      views.push_back(std::move(*view));
+      in.files.push_back({{"file", params.inputs[i]}, {"object_fraction", view->object_fraction()}});
+      in.views.push_back(std::move(*view));
     }
     timings["load"] = seconds_since(t);
+    return in;
   }
-
-  // 2. Proposals.
+  std::vector<InputPhoto> photos;
+  for (size_t i = 0; i < params.inputs.size(); ++i) {
+    report("load", static_cast<int>(i), static_cast<int>(params.inputs.size()));
+    auto photo = load_photo(params.inputs[i], params.limits);
+    if (!photo) return photo.error();
+    photos.push_back(std::move(*photo));
+  }
+  timings["load"] = seconds_since(t);
   t = Clock::now();
-  std::unique_ptr<CandidateSource> source;
-  const std::string diffusion_dir = weights_dir + "/diffusion";
-  const bool have_diffusion = fs::is_regular_file(diffusion_dir + "/config.json");
-  if (params.candidates == "diffusion" || (params.candidates == "auto" && have_diffusion)) {
+  const std::string estimator_path = params.estimator.empty() ? weights_dir + "/estimator.pt" : params.estimator;
+  auto estimator = learn::PhotoEstimator::load(estimator_path);
+  if (!estimator)
+    return Result<Inputs>::fail(estimator.error().code, estimator.error().message +
+                                                            " (the default is models/estimator.pt; train one with `cadcrafter "
+                                                            "train-estimator` or pass --weights DIR)");
+  auto sha = sha256_file(estimator_path);
+  in.weights["estimator"] = {{"path", estimator_path}, {"kind", estimator->kind()}, {"sha256", sha ? *sha : std::string("unreadable")}};
+  timings["load_estimator"] = seconds_since(t);
+  t = Clock::now();
+  for (size_t i = 0; i < photos.size(); ++i) {
+    report("estimate", static_cast<int>(i), static_cast<int>(photos.size()));
+    auto view = estimate_view(photos[i], *estimator);
+    if (!view) return view.error();
+    in.files.push_back({{"file", params.inputs[i]},
+                        {"width", photos[i].rgb.width},
+                        {"height", photos[i].rgb.height},
+                        {"notes", photos[i].notes},
+                        {"object_fraction", view->object_fraction()}});
+    in.views.push_back(std::move(*view));
+  }
+  timings["estimate"] = seconds_since(t);
+  return in;
+}
+
+// Stage 2a: the candidate source for --candidates. auto = every learned source that is shipped
+// (retrieval from <weights>/retrieval, latent diffusion from <weights>/diffusion) pooled, else the
+// procedural search.
+Result<std::unique_ptr<CandidateSource>> make_source(const ReconstructParams& params, const std::string& weights_dir) {
+  using R = Result<std::unique_ptr<CandidateSource>>;
+  const std::string diffusion_dir = weights_dir + "/diffusion", retrieval_dir = weights_dir + "/retrieval";
+  const bool want_auto = params.candidates == "auto";
+  std::vector<std::unique_ptr<CandidateSource>> sources;
+  if (params.candidates == "retrieval" || (want_auto && fs::is_regular_file(retrieval_dir + "/config.json"))) {
+    RetrievalSourceOptions options;
+    options.index_dir = retrieval_dir;
+    auto made = make_retrieval_source(options);
+    if (!made)
+      return R::fail(made.error().code, made.error().message + " (the part index lives in <weights>/retrieval; build one with "
+                                                               "`cadcrafter index build`)");
+    sources.push_back(std::move(*made));
+  }
+  if (params.candidates == "diffusion" || (want_auto && fs::is_regular_file(diffusion_dir + "/config.json"))) {
     LatentDiffusionOptions options;
     options.run_dir = diffusion_dir;
     options.steps = params.steps;
     auto made = make_latent_diffusion(options);
     if (!made)
-      return Result<ReconstructSummary>::fail(made.error().code, made.error().message +
-                                                                     " (the learned model lives in <weights>/diffusion; "
-                                                                     "--candidates procedural works without it)");
-    source = std::move(*made);
-  } else {
-    source = make_procedural_search();
+      return R::fail(made.error().code, made.error().message +
+                                            " (the learned model lives in <weights>/diffusion; --candidates procedural works without it)");
+    sources.push_back(std::move(*made));
   }
-  timings["load_generator"] = seconds_since(t);
-  t = Clock::now();
-  summary.source = source->name();
-  const int pool = source->pool_size(params.samples);
-  report("propose", 0, pool);
-  auto proposals = source->propose(views, pool, params.seed);
-  if (!proposals) return proposals.error();
-  timings["propose"] = seconds_since(t);
+  if (sources.empty()) return make_procedural_search();
+  if (sources.size() == 1) return std::move(sources.front());
+  return make_pooled_source(std::move(sources));
+}
 
-  // 3. Check and score every proposal (in parallel; results by index, so thread-independent).
-  t = Clock::now();
-  std::vector<Evaluated> evaluated;
-  auto check_all = [&](const std::vector<Proposal>& batch) {
-    const size_t first = evaluated.size();
-    evaluated.resize(first + batch.size());
-    std::atomic<int> done{0};
-    const int total = static_cast<int>(batch.size());
-    report("check", 0, total);
-    parallel_for(total, params.threads, [&](int64_t i, int) {
-      Evaluated& e = evaluated[first + static_cast<size_t>(i)];
-      e.index = static_cast<int>(first + static_cast<size_t>(i));
-      e.proposal = batch[static_cast<size_t>(i)];
-      if (!e.proposal.decode_error.empty()) {
-        e.check.valid = false;
-        e.check.reason = e.proposal.decode_error;
-        report("check", ++done, total);
-        return;
-      }
-      CheckOptions check;
-      check.keep_solid = true;
-      e.check = check_model(e.proposal.model, check);
-      if (e.check.valid) {
-        e.mesh = tessellate(e.check.solid);
-        if (e.mesh.empty()) {
-          e.check.valid = false;
-          e.check.reason = "the solid tessellates to an empty mesh";
-        } else {
-          e.agreement = measure_agreement(e.mesh, views);
-        }
-      }
+// Stage 3 (check + score): every proposal built by the kernel and, when valid, compared with the
+// inputs over the pose search; in parallel, results by index so they do not depend on threads.
+void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewMaps>& views, int threads, const Report& report,
+                     std::vector<Evaluated>& evaluated) {
+  const size_t first = evaluated.size();
+  evaluated.resize(first + batch.size());
+  std::atomic<int> done{0};
+  const int total = static_cast<int>(batch.size());
+  report("check", 0, total);
+  parallel_for(total, threads, [&](int64_t i, int) {
+    Evaluated& e = evaluated[first + static_cast<size_t>(i)];
+    e.index = static_cast<int>(first + static_cast<size_t>(i));
+    e.proposal = batch[static_cast<size_t>(i)];
+    if (!e.proposal.decode_error.empty()) {
+      e.check.valid = false;
+      e.check.reason = e.proposal.decode_error;
       report("check", ++done, total);
-    });
-  };
-  check_all(*proposals);
-  auto count_valid = [&] {
-    int n = 0;
-    for (const auto& e : evaluated) n += e.check.valid ? 1 : 0;
-    return n;
-  };
-  // With `auto`, a learned pool that builds fewer valid solids than asked for is topped up from
-  // the procedural-part search, so a user always gets CAD models; their origin says so.
-  int fallback = 0;
-  if (params.candidates == "auto" && summary.source != "procedural-search" && count_valid() < params.samples) {
-    ProceduralSearchOptions fill;
-    fill.min_pool = 8;
-    auto procedural = make_procedural_search(fill);
-    auto extra = procedural->propose(views, procedural->pool_size(params.samples - count_valid()), params.seed);
-    if (!extra) return extra.error();
-    for (auto& p : *extra) p.origin = "fallback: " + p.origin;
-    fallback = static_cast<int>(extra->size());
-    check_all(*extra);
-  }
-  timings["check_and_score"] = seconds_since(t);
-  summary.valid_proposals = count_valid();
-  summary.fallback_proposals = fallback;
-  summary.proposals = static_cast<int>(evaluated.size());
-  std::vector<size_t> order(evaluated.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    const Evaluated &x = evaluated[a], &y = evaluated[b];
-    if (x.check.valid != y.check.valid) return x.check.valid;
-    return x.agreement.score > y.agreement.score;
+      return;
+    }
+    CheckOptions check;
+    check.keep_solid = true;
+    e.check = check_model(e.proposal.model, check);
+    if (e.check.valid) {
+      e.mesh = tessellate(e.check.solid);
+      if (e.mesh.empty()) {
+        e.check.valid = false;
+        e.check.reason = "the solid tessellates to an empty mesh";
+      } else {
+        e.agreement = measure_agreement(e.mesh, views);
+      }
+    }
+    report("check", ++done, total);
   });
-  order.resize(std::min<size_t>(order.size(), static_cast<size_t>(params.samples)));
+}
 
-  // 4. Write everything into a scratch folder, then move it into place.
-  t = Clock::now();
-  const std::string scratch = params.output + ".partial." + std::to_string(::getpid());
+// Stage 6 (write): inputs/, candidate_NN/ and index.json/md into `scratch`; fills summary.ranking.
+Status write_result(const std::string& scratch, const std::vector<ViewMaps>& views, const std::vector<Evaluated>& evaluated,
+                    const std::vector<size_t>& order, const nlohmann::json& source_json, uint64_t seed,
+                    ReconstructSummary& summary) {
   std::error_code ec;
   fs::remove_all(scratch, ec);
   fs::create_directories(scratch, ec);
-  if (ec) return Result<ReconstructSummary>::fail(ErrorCode::kIo, params.output + ": cannot create the output folder: " + ec.message());
-  auto abandon = [&](const Error& error) {
-    std::error_code ignored;
-    fs::remove_all(scratch, ignored);
-    return Result<ReconstructSummary>(error);
-  };
-  if (auto s = write_inputs(scratch + "/inputs", views); !s) return abandon(s.error());
+  if (ec) return Status::fail(ErrorCode::kIo, summary.output + ": cannot create the output folder: " + ec.message());
+  if (auto s = write_inputs(scratch + "/inputs", views); !s) return s;
   nlohmann::json ranking = nlohmann::json::array();
+  std::map<std::string, int> wins;
   for (size_t r = 0; r < order.size(); ++r) {
-    report("write", static_cast<int>(r), static_cast<int>(order.size()));
     const Evaluated& e = evaluated[order[r]];
     CandidateSummary c;
     c.rank = static_cast<int>(r) + 1;
@@ -388,10 +362,12 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
       c.mask_iou += v.mask_iou / static_cast<double>(e.agreement.views.size());
       c.normal_agreement += v.normal_agreement / static_cast<double>(e.agreement.views.size());
     }
-    if (auto s = write_candidate(scratch + "/" + c.folder, views, e, c.rank); !s) return abandon(s.error());
+    if (auto s = write_candidate(scratch + "/" + c.folder, views, e, c.rank); !s) return s;
     ranking.push_back({{"rank", c.rank},
                        {"folder", c.folder},
                        {"origin", c.origin},
+                       {"source", proposal_source(e.proposal)},
+                       {"quarter_turns_to_view_frame", e.turns},
                        {"valid", c.valid},
                        {"reason", c.reason},
                        {"score", c.score},
@@ -400,44 +376,169 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
                        {"volume", c.volume}});
     summary.ranking.push_back(c);
   }
-  const nlohmann::json source_json = source->describe();
   nlohmann::json index = {{"source", source_json},
-                          {"procedural_fallback_proposals", fallback},
+                          {"procedural_fallback_proposals", summary.fallback_proposals},
                           {"proposals", summary.proposals},
                           {"valid_proposals", summary.valid_proposals},
-                          {"seed", params.seed},
+                          {"top_source", order.empty() ? "" : proposal_source(evaluated[order.front()].proposal)},
+                          {"seed", seed},
                           {"ranking", ranking}};
-  if (auto s = write_file_atomically(scratch + "/index.json", index.dump(2) + "\n"); !s) return abandon(s.error());
-  if (auto s = write_file_atomically(scratch + "/index.md", index_markdown(summary, source_json)); !s)
-    return abandon(s.error());
-  timings["write"] = seconds_since(t);
-  timings["total"] = seconds_since(t_start);
-  summary.timings = timings;
+  if (auto s = write_file_atomically(scratch + "/index.json", index.dump(2) + "\n"); !s) return s;
+  return write_file_atomically(scratch + "/index.md", index_markdown(summary, source_json));
+}
 
+Status write_run_json(const std::string& scratch, const ReconstructParams& params, const std::string& weights_dir,
+                      const Inputs& inputs, const nlohmann::json& source_json, const ReconstructSummary& summary) {
   nlohmann::json run = params.run_info.is_object() ? params.run_info : nlohmann::json::object();
   if (!run.contains("version")) run["version"] = cadcrafter_version();
-  run["inputs"] = inputs_json;
+  run["inputs"] = inputs.files;
   run["options"] = {{"samples", params.samples},
                     {"seed", params.seed},
                     {"steps", params.steps},
-                    {"steps_used", summary.source == "latent-diffusion"},
+                    {"steps_used", summary.source.find("latent-diffusion") != std::string::npos},
                     {"candidates", params.candidates},
                     {"device", params.device},
                     {"threads", params.threads},
                     {"inputs", params.input_kind == InputKind::kPhoto ? "photo" : "depth-normal"},
                     {"weights_dir", weights_dir}};
-  run["weights"] = weights_json;
+  run["weights"] = inputs.weights;
   run["candidate_source"] = source_json;
-  run["timings_s"] = timings;
-  if (auto s = write_file_atomically(scratch + "/run.json", run.dump(2) + "\n"); !s) return abandon(s.error());
+  run["timings_s"] = summary.timings;
+  return write_file_atomically(scratch + "/run.json", run.dump(2) + "\n");
+}
 
+// The finished scratch folder replaces the output (only with --force when it exists).
+Status move_into_place(const std::string& scratch, const ReconstructParams& params) {
+  std::error_code ec;
   if (fs::exists(params.output, ec)) {
-    if (!params.force) return abandon(Error{ErrorCode::kIo, params.output + ": already exists (use --force to replace it)"});
+    if (!params.force) return Status::fail(ErrorCode::kIo, params.output + ": already exists (use --force to replace it)");
     fs::remove_all(params.output, ec);
-    if (ec) return abandon(Error{ErrorCode::kIo, params.output + ": cannot replace: " + ec.message()});
+    if (ec) return Status::fail(ErrorCode::kIo, params.output + ": cannot replace: " + ec.message());
   }
   fs::rename(scratch, params.output, ec);
-  if (ec) return abandon(Error{ErrorCode::kIo, params.output + ": cannot move the result into place: " + ec.message()});
+  if (ec) return Status::fail(ErrorCode::kIo, params.output + ": cannot move the result into place: " + ec.message());
+  return {};
+}
+
+int count_valid(const std::vector<Evaluated>& evaluated) {
+  int n = 0;
+  for (const auto& e : evaluated) n += e.check.valid ? 1 : 0;
+  return n;
+}
+
+// Stage 4 (rank): valid first, then agreement score, then proposal order; the best `samples`.
+std::vector<size_t> rank_candidates(const std::vector<Evaluated>& evaluated, int samples) {
+  std::vector<size_t> order(evaluated.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const Evaluated &x = evaluated[a], &y = evaluated[b];
+    if (x.check.valid != y.check.valid) return x.check.valid;
+    return x.agreement.score > y.agreement.score;
+  });
+  order.resize(std::min<size_t>(order.size(), static_cast<size_t>(samples)));
+  return order;
+}
+
+// Stage 5 (face the first photo): the view frame of the training targets (render/camera.h): the
+// candidate is turned about +Z by the quarter turn nearest to the azimuth its best pose puts the
+// first photo's camera at, so the model faces that photo the way the training targets face their
+// first view. The turned model is checked again (its solid is what gets exported).
+void face_first_view(Evaluated& e) {
+  if (!e.check.valid || e.agreement.views.empty()) return;
+  const int k = view_frame_quarter_turns(e.agreement.views.front().azimuth_deg);
+  e.turns = k;
+  if (k == 0) return;
+  CadModel turned = turn_about_z(e.proposal.model, -k);
+  CheckOptions check;
+  check.keep_solid = true;
+  CheckResult again = check_model(turned, check);
+  if (!again.valid) return;  // keep the unturned, valid solid
+  e.proposal.model = std::move(turned);
+  if (!e.proposal.vec.empty()) {
+    auto v = turn_vec(e.proposal.vec, -k);
+    e.proposal.vec = v ? *v : CadVec{};
+  }
+  e.check = std::move(again);
+  e.mesh = tessellate(e.check.solid);
+  for (auto& v : e.agreement.views) v.azimuth_deg = std::fmod(v.azimuth_deg - 90.0f * static_cast<float>(k) + 720.0f, 360.0f);
+}
+
+}  // namespace
+
+Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const ReconstructProgress& progress) {
+  const Report report = [&](const std::string& stage, int done, int total) {
+    if (progress) progress(stage, done, total);
+  };
+  const auto t_start = Clock::now();
+  if (auto s = validate_params(params); !s) return s.error();
+  learn::set_torch_threads(params.threads);
+  ReconstructSummary summary;
+  summary.output = params.output;
+  nlohmann::json timings;
+  const std::string weights_dir = params.weights_dir.empty() ? default_weights_dir() : params.weights_dir;
+
+  // 1. Load + estimate.
+  auto inputs = load_inputs(params, weights_dir, report, timings);
+  if (!inputs) return inputs.error();
+  const std::vector<ViewMaps>& views = inputs->views;
+
+  // 2. Propose.
+  auto t = Clock::now();
+  auto made = make_source(params, weights_dir);
+  if (!made) return made.error();
+  std::unique_ptr<CandidateSource> source = std::move(*made);
+  timings["load_generator"] = seconds_since(t);
+  t = Clock::now();
+  summary.source = source->name();
+  const int pool = source->pool_size(params.samples);
+  report("propose", 0, pool);
+  auto proposals = source->propose(views, pool, params.seed);
+  if (!proposals) return proposals.error();
+  timings["propose"] = seconds_since(t);
+
+  // 3. Check + score. With `auto`, a learned pool that builds fewer valid solids than asked for is
+  // topped up from the procedural-part search, so a user always gets CAD models; their origin says so.
+  t = Clock::now();
+  std::vector<Evaluated> evaluated;
+  check_and_score(*proposals, views, params.threads, report, evaluated);
+  int fallback = 0;
+  if (params.candidates == "auto" && summary.source != "procedural-search" && count_valid(evaluated) < params.samples) {
+    ProceduralSearchOptions fill;
+    fill.min_pool = 8;
+    auto procedural = make_procedural_search(fill);
+    auto extra = procedural->propose(views, procedural->pool_size(params.samples - count_valid(evaluated)), params.seed);
+    if (!extra) return extra.error();
+    for (auto& p : *extra) p.origin = "fallback: " + p.origin;
+    fallback = static_cast<int>(extra->size());
+    check_and_score(*extra, views, params.threads, report, evaluated);
+  }
+  timings["check_and_score"] = seconds_since(t);
+  summary.valid_proposals = count_valid(evaluated);
+  summary.fallback_proposals = fallback;
+  summary.proposals = static_cast<int>(evaluated.size());
+
+  // 4. Rank, 5. face the first photo.
+  t = Clock::now();
+  const std::vector<size_t> order = rank_candidates(evaluated, params.samples);
+  parallel_for(static_cast<int64_t>(order.size()), params.threads,
+               [&](int64_t r, int) { face_first_view(evaluated[order[static_cast<size_t>(r)]]); });
+  timings["face_first_view"] = seconds_since(t);
+
+  // 6. Write into a scratch folder, then move it into place.
+  t = Clock::now();
+  const nlohmann::json source_json = source->describe();
+  const std::string scratch = params.output + ".partial." + std::to_string(::getpid());
+  auto abandon = [&](const Error& error) {
+    std::error_code ignored;
+    fs::remove_all(scratch, ignored);
+    return Result<ReconstructSummary>(error);
+  };
+  if (auto s = write_result(scratch, views, evaluated, order, source_json, params.seed, summary); !s) return abandon(s.error());
+  timings["write"] = seconds_since(t);
+  timings["total"] = seconds_since(t_start);
+  summary.timings = timings;
+  if (auto s = write_run_json(scratch, params, weights_dir, *inputs, source_json, summary); !s) return abandon(s.error());
+  if (auto s = move_into_place(scratch, params); !s) return abandon(s.error());
   return summary;
 }
 

@@ -50,8 +50,10 @@ struct ReconstructParams {
   InputKind input_kind = InputKind::kPhoto;
   bool force = false;
   std::string weights_dir;          // "" = default_weights_dir()
-  // Where candidates come from: "diffusion" (<weights>/diffusion, the learned model),
-  // "procedural" (procedural-part search, no learning), or "auto" (diffusion when present).
+  // Where candidates come from: "retrieval" (<weights>/retrieval, nearest known parts by image
+  // features), "diffusion" (<weights>/diffusion, the learned generator), "procedural"
+  // (procedural-part search, no learning), or "auto" (retrieval and diffusion pooled, each when
+  // present; the procedural search without either).
   std::string candidates = "auto";
   std::string estimator;            // "" = <weights_dir>/estimator.pt; may be a TorchScript file
   PhotoLimits limits;

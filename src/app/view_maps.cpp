@@ -4,6 +4,8 @@
 #include <cmath>
 #include <filesystem>
 
+#include "data/shard.h"
+
 namespace cadcrafter::app {
 
 double ViewMaps::object_fraction() const {
@@ -11,6 +13,23 @@ double ViewMaps::object_fraction() const {
   double n = 0;
   for (float m : mask) n += m > 0.5f ? 1.0 : 0.0;
   return n / static_cast<double>(mask.size());
+}
+
+ViewMaps view_maps_of_sample(const DatasetSample& sample, int view) {
+  ViewMaps m;
+  const size_t n = static_cast<size_t>(sample.size) * sample.size, off = n * static_cast<size_t>(view);
+  m.name = sample.info.id + " view " + std::to_string(view);
+  m.size = sample.size;
+  m.depth.resize(n);
+  m.normal.resize(n * 3);
+  m.mask.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    m.depth[i] = static_cast<float>(sample.depth[off + i]) / 10000.0f;
+    m.mask[i] = sample.mask[off + i] > 127 ? 1.0f : 0.0f;
+    for (int k = 0; k < 3; ++k) m.normal[i * 3 + k] = static_cast<float>(sample.normal[(off + i) * 3 + k]) / 127.5f - 1.0f;
+  }
+  m.image = normals_to_image(m.normal, m.mask, m.size);
+  return m;
 }
 
 Image8 normals_to_image(const std::vector<float>& normal, const std::vector<float>& mask, int size) {

@@ -14,6 +14,10 @@
 #include "learn/photo_estimator.h"
 #include "render/image_io.h"
 
+namespace cadcrafter {
+struct DatasetSample;
+}
+
 namespace cadcrafter::app {
 
 // Extra space around the object's bounding box per side (same as the estimator's training).
@@ -37,6 +41,10 @@ Result<ViewMaps> estimate_view(const InputPhoto& photo, const learn::PhotoEstima
 // name with "depth" replaced by "normal" (as `cadcrafter render` writes them). Framed and
 // resized to `size`.
 Result<ViewMaps> load_depth_normal_view(const std::string& depth_path, int size);
+
+// View `view` of a dataset sample (rendered depth, normals, mask) as maps, unframed (size = the
+// render size): for evaluating the pipeline on rendered inputs.
+ViewMaps view_maps_of_sample(const DatasetSample& sample, int view);
 
 // Normal map as an image (the render encoding, background grey).
 Image8 normals_to_image(const std::vector<float>& normal, const std::vector<float>& mask, int size);

@@ -8,11 +8,13 @@
 #include <random>
 #include <set>
 
+#include "cad/turn.h"
 #include "data/dataset.h"
 #include "learn/backbone_input.h"
 #include "learn/checkpoint.h"
 #include "learn/contrastive.h"
 #include "learn/vec_dataset.h"
+#include "render/camera.h"
 #include "util/atomic_file.h"
 #include "util/progress.h"
 
@@ -50,7 +52,7 @@ Status check_top_level(const nlohmann::json& j, const std::set<std::string>& all
 void to_json(nlohmann::json& j, const DiffusionSettings& o) {
   j = {{"max_views", o.max_views},     {"feature_sets", o.feature_sets}, {"timesteps", o.timesteps},     {"schedule", o.schedule},
        {"condition_dropout", o.condition_dropout}, {"distill_weight", o.distill_weight}, {"sampler", o.sampler},
-       {"sample_steps", o.sample_steps}, {"eta", o.eta}};
+       {"sample_steps", o.sample_steps}, {"eta", o.eta}, {"frame", o.frame}};
 }
 void from_json(const nlohmann::json& j, DiffusionSettings& o) {
   o.max_views = j.value("max_views", o.max_views);
@@ -62,6 +64,7 @@ void from_json(const nlohmann::json& j, DiffusionSettings& o) {
   o.sampler = j.value("sampler", o.sampler);
   o.sample_steps = j.value("sample_steps", o.sample_steps);
   o.eta = j.value("eta", o.eta);
+  o.frame = j.value("frame", o.frame);
 }
 
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin) {
@@ -116,9 +119,10 @@ Result<DiffusionConfig> parse_diffusion_config(const nlohmann::json& j, const st
   if (auto st = read_section(j, "train", &c.train, origin); !st) return st.error();
   const auto& d = c.diffusion;
   if (d.max_views < 1 || d.feature_sets < 1 || d.timesteps < 2 || (d.schedule != "linear" && d.schedule != "cosine") ||
-      (d.sampler != "ddim" && d.sampler != "ddpm") || d.sample_steps < 1)
+      (d.sampler != "ddim" && d.sampler != "ddpm") || d.sample_steps < 1 || (d.frame != "model" && d.frame != "view"))
     return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument,
-                                         origin + ": diffusion: max_views >= 1, feature_sets >= 1, timesteps >= 2, schedule linear|cosine, sampler ddim|ddpm");
+                                         origin + ": diffusion: max_views >= 1, feature_sets >= 1, timesteps >= 2, schedule linear|cosine, sampler ddim|ddpm, "
+                                                "frame model|view");
   if (c.geometry.d_model % c.geometry.n_heads || c.denoiser.d_model % c.denoiser.n_heads)
     return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument, origin + ": d_model must be a multiple of n_heads");
   if (c.train.max_steps < 1 || c.train.batch_size < 1 || c.train.checkpoint_every < 1 || c.train.log_every < 1)
@@ -266,6 +270,27 @@ Result<torch::Tensor> latents_for(const DatasetReader& reader, const std::vector
   std::vector<const VecRows*> ptrs;
   for (const auto& r : *rows) ptrs.push_back(&r);
   return encode_latents(ae, ptrs, device);
+}
+
+// Latents of every sample in each of its four quarter turns [N, 4, z]: entry q is the sequence
+// turned by -q (cad/turn.h), the view-frame target for a first view whose azimuth snaps to q * 90.
+// A turn the DeepCAD encoder refuses falls back to the unturned sequence (counted in *failed).
+Result<torch::Tensor> turned_latents_for(const DatasetReader& reader, const std::vector<size_t>& indices, CadAutoencoder& ae,
+                                         const torch::Device& device, int64_t* failed) {
+  auto rows = read_sample_vecs(reader, indices);
+  if (!rows) return rows.error();
+  std::vector<VecRows> turned;
+  turned.reserve(rows->size() * 4);
+  for (const auto& r : *rows)
+    for (int q = 0; q < 4; ++q) {
+      auto t = q == 0 ? Result<CadVec>(r) : turn_vec(r, -q);
+      if (!t) ++*failed;
+      turned.push_back(t ? *t : r);
+    }
+  std::vector<const VecRows*> ptrs;
+  for (const auto& r : turned) ptrs.push_back(&r);
+  auto z = encode_latents(ae, ptrs, device);
+  return z.view({static_cast<int64_t>(rows->size()), 4, ae->options().z_dim});
 }
 
 int64_t views_per_set(const DatasetReader& reader) {
@@ -573,23 +598,43 @@ torch::Tensor features_of_views(LoadedBackbone& backbone, const torch::Tensor& i
 }  // namespace
 
 Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std::vector<size_t>& indices,
-                                       LoadedBackbone& backbone, bool progress, int64_t views) {
+                                       LoadedBackbone& backbone, bool progress, int64_t views, torch::Tensor* azimuths) {
   auto reader = DatasetReader::open(dataset_dir);
   if (!reader) return reader.error();
-  std::vector<torch::Tensor> out;
-  out.reserve(indices.size());
+  const int64_t count = views > 0 ? std::min<int64_t>(views, reader->views()) : reader->views();
+  if (indices.empty()) {
+    if (azimuths) *azimuths = torch::zeros({0, count});
+    return torch::zeros({0, count, 2, backbone.extractor->feature_dim()});
+  }
+  auto first_views = [&](size_t, int64_t) {
+    std::vector<int64_t> which(static_cast<size_t>(count));
+    std::iota(which.begin(), which.end(), 0);
+    return which;
+  };
+  // Chunks of samples decoded on every thread, then their views through the backbone in batches.
+  std::vector<torch::Tensor> out, az_out;
   ProgressBar bar("features", static_cast<int64_t>(indices.size()), progress);
-  for (size_t i : indices) {
-    auto s = reader->get(i);
-    if (!s) return s.error();
-    std::vector<int64_t> which;
-    for (int64_t v = 0; v < (views > 0 ? std::min<int64_t>(views, s->views) : s->views); ++v) which.push_back(v);
-    out.push_back(features_of_views(backbone, backbone_views_of_sample(*s, backbone.image_size, which)));
-    bar.add(1);
+  const size_t chunk = 256;
+  torch::NoGradGuard no_grad;
+  for (size_t start = 0; start < indices.size(); start += chunk) {
+    const std::vector<size_t> part(indices.begin() + static_cast<long>(start),
+                                   indices.begin() + static_cast<long>(std::min(indices.size(), start + chunk)));
+    torch::Tensor az;
+    auto stored = load_framed_views(*reader, part, backbone.image_size, first_views, std::max(1, torch::get_num_threads()),
+                                    /*progress=*/false, &az);
+    if (!stored) return stored.error();
+    const int64_t n = stored->size(0);
+    auto flat = stored->reshape({n * count, 4, backbone.image_size, backbone.image_size});
+    std::vector<torch::Tensor> feats;
+    for (int64_t b = 0; b < flat.size(0); b += 256)
+      feats.push_back(features_of_views(backbone, decode_views(flat.narrow(0, b, std::min<int64_t>(256, flat.size(0) - b)))));
+    out.push_back(torch::cat(feats, 0).view({n, count, 2, -1}));
+    az_out.push_back(az);
+    bar.add(n);
   }
   bar.finish();
-  if (out.empty()) return torch::zeros({0});
-  return torch::stack(out);
+  if (azimuths) *azimuths = torch::cat(az_out, 0);
+  return torch::cat(out, 0);
 }
 
 torch::Tensor features_of_maps(LoadedBackbone& backbone, const std::vector<GeometryMaps>& views) {
@@ -621,27 +666,41 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
   if (auto st = prepare_run_dir(ctx, cfg, {{"stage", "diffusion"}, {"data", dataset_dir}}); !st) return st.error();
   seed_everything(ctx.seed);
 
-  auto z_train = latents_for(*reader, train_idx, *ae, ctx.device);
+  // Targets: z of each sample in its own frame [N, z], or in each of its four quarter turns [N, 4, z]
+  // for the view frame (the first conditioning view picks the turn per step).
+  const bool view_frame = config.diffusion.frame == "view";
+  int64_t turn_failures = 0;
+  auto z_train = view_frame ? turned_latents_for(*reader, train_idx, *ae, ctx.device, &turn_failures)
+                            : latents_for(*reader, train_idx, *ae, ctx.device);
   if (!z_train) return z_train.error();
-  auto z_val = latents_for(*reader, val_idx, *ae, ctx.device);
+  auto z_val = view_frame ? turned_latents_for(*reader, val_idx, *ae, ctx.device, &turn_failures)
+                          : latents_for(*reader, val_idx, *ae, ctx.device);
   if (!z_val) return z_val.error();
-  // Features are cached: the backbone is frozen, so they never change.
+  if (turn_failures > 0)
+    std::fprintf(stderr, "train diffusion: %lld turned sequences the encoder refused use the unturned one\n",
+                 static_cast<long long>(turn_failures));
+  // Features (and the views' azimuths) are cached: the backbone is frozen, so they never change.
   const std::string cache = (fs::path(ctx.run_dir) / "features.pt").string();
-  torch::Tensor f_train, f_val;
+  torch::Tensor f_train, f_val, az_train, az_val;
   if (fs::exists(cache)) {
     std::vector<torch::Tensor> cached;
     torch::load(cached, cache);
     f_train = cached.at(0);
     f_val = cached.at(1);
-  } else {
+    if (cached.size() >= 4) {
+      az_train = cached.at(2);
+      az_val = cached.at(3);
+    }
+  }
+  if (!f_train.defined() || (view_frame && !az_train.defined())) {
     const int64_t cached_views = config.diffusion.feature_sets * std::max<int64_t>(1, views_per_set(*reader));
-    auto ft = compute_features(dataset_dir, train_idx, *backbone, ctx.progress, cached_views);
+    auto ft = compute_features(dataset_dir, train_idx, *backbone, ctx.progress, cached_views, &az_train);
     if (!ft) return ft.error();
-    auto fv = compute_features(dataset_dir, val_idx, *backbone, ctx.progress, cached_views);
+    auto fv = compute_features(dataset_dir, val_idx, *backbone, ctx.progress, cached_views, &az_val);
     if (!fv) return fv.error();
     f_train = *ft;
     f_val = *fv;
-    std::vector<torch::Tensor> to_cache = {f_train, f_val};
+    std::vector<torch::Tensor> to_cache = {f_train, f_val, az_train, az_val};
     if (auto st = write_atomically(cache, [&](const std::string& tmp) -> Status {
           torch::save(to_cache, tmp);
           return {};
@@ -675,7 +734,7 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
     std::vector<torch::Tensor> feats, feats_all;
     auto present = torch::zeros({batch, max_views}, torch::kBool);
     auto present_all = torch::zeros({batch, max_views}, torch::kBool);
-    std::vector<int64_t> sample_ids;
+    std::vector<int64_t> sample_ids, turn_ids;
     for (int64_t b = 0; b < batch; ++b) {
       const auto s = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
       const auto set = static_cast<int64_t>(rng() % static_cast<uint64_t>(sets));
@@ -694,10 +753,12 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
       feats_all.push_back(gather(f_train, s, set, first));
       for (int64_t v = 0; v < max_views; ++v) present_all[b][v] = true;
       sample_ids.push_back(s);
+      if (view_frame) turn_ids.push_back(view_frame_quarter_turns(az_train[s][set * per_set + chosen[0]].item<float>()));
     }
     auto f = torch::stack(feats).to(ctx.device);
     auto pres = present.to(ctx.device);
-    auto z0 = z_train->index({torch::tensor(sample_ids)}).to(ctx.device);
+    auto z0 = (view_frame ? z_train->index({torch::tensor(sample_ids), torch::tensor(turn_ids)}) : z_train->index({torch::tensor(sample_ids)}))
+                  .to(ctx.device);
     auto t = torch::randint(0, schedule.steps(), {batch}, torch::TensorOptions().dtype(torch::kLong)).to(ctx.device);
     auto noise = torch::randn_like(z0);
     auto z_t = schedule.add_noise(z0, t, noise);
@@ -730,8 +791,14 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
     SamplerOptions so;
     so.steps = 20;
     so.seed = ctx.seed;
-    auto z = sample_ddim(d, schedule, f_val.size(0), z_val->size(1), so, ctx.device);
-    return torch::mse_loss(z.to(torch::kCPU), *z_val).item<double>();
+    torch::Tensor target = *z_val;
+    if (view_frame) {
+      std::vector<int64_t> q;
+      for (int64_t i = 0; i < f_val.size(0); ++i) q.push_back(view_frame_quarter_turns(az_val[i][0].item<float>()));
+      target = z_val->index({torch::arange(f_val.size(0)), torch::tensor(q)});
+    }
+    auto z = sample_ddim(d, schedule, f_val.size(0), target.size(1), so, ctx.device);
+    return torch::mse_loss(z.to(torch::kCPU), target).item<double>();
   };
   return run_loop("train diffusion", config.train, ctx, *prior, optimizer, hooks);
 }

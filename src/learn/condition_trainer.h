@@ -54,6 +54,10 @@ struct DiffusionSettings {
   std::string sampler = "ddim";    // for eval: "ddim" or "ddpm"
   int64_t sample_steps = 50;
   double eta = 0.0;
+  // Target frame: "model" (the part's own frame) or "view" (render/camera.h: the target turned
+  // about +Z by minus the quarter turn nearest to the first conditioning view's azimuth, so the
+  // images determine it; the autoencoder encodes the turned sequence).
+  std::string frame = "model";
 };
 struct DiffusionConfig {
   GeometryEncoderOptions geometry;
@@ -95,9 +99,11 @@ struct LoadedBackbone {
 Result<LoadedBackbone> load_backbone(const std::string& path, const torch::Device& device);
 
 // Per-sample features [N, V, 2, F] of `indices` (in order) for the first `views` views of each
-// sample (all when <= 0), computed with `backbone`.
+// sample (all when <= 0), computed with `backbone`; the views' camera azimuths [N, V] (degrees)
+// when `azimuths` is given.
 Result<torch::Tensor> compute_features(const std::string& dataset_dir, const std::vector<size_t>& indices,
-                                       LoadedBackbone& backbone, bool progress, int64_t views = 0);
+                                       LoadedBackbone& backbone, bool progress, int64_t views = 0,
+                                       torch::Tensor* azimuths = nullptr);
 
 // Features [V, 2, F] of estimated or loaded maps of V views (app/view_maps.h).
 torch::Tensor features_of_maps(LoadedBackbone& backbone, const std::vector<GeometryMaps>& views);

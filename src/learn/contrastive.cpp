@@ -1,11 +1,13 @@
 #include "learn/contrastive.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <mutex>
 
 #include "data/dataset.h"
 #include "learn/backbone_input.h"
+#include "render/camera.h"
 #include "util/parallel.h"
 #include "util/progress.h"
 
@@ -75,19 +77,6 @@ torch::Tensor mirror_views(const torch::Tensor& views, const torch::Tensor& flip
   return torch::where(flip.to(torch::kBool).view({-1, 1, 1, 1, 1}), mirrored, views);
 }
 
-namespace {
-
-// Camera azimuth (degrees, [0, 360)) from a row-major 3x4 world->camera [R | t]: centre = -R^T t.
-float azimuth_of_extrinsics(const std::array<float, 12>& e) {
-  const double tx = e[3], ty = e[7], tz = e[11];
-  const double cx = -(e[0] * tx + e[4] * ty + e[8] * tz);
-  const double cy = -(e[1] * tx + e[5] * ty + e[9] * tz);
-  double az = std::atan2(cy, cx) * 180.0 / 3.14159265358979323846;
-  if (az < 0) az += 360.0;
-  return static_cast<float>(az >= 360.0 ? 0.0 : az);
-}
-
-}  // namespace
 
 Result<torch::Tensor> load_framed_views(const DatasetReader& reader, const std::vector<size_t>& indices, int64_t size,
                                         const std::function<std::vector<int64_t>(size_t, int64_t)>& views_of,
@@ -114,8 +103,12 @@ Result<torch::Tensor> load_framed_views(const DatasetReader& reader, const std::
       return;
     }
     out[j].copy_(encode_views(backbone_views_of_sample(*s, size, which)));
-    for (int64_t v = 0; v < k; ++v)
-      az[j][v] = azimuth_of_extrinsics(s->cameras.at(static_cast<size_t>(which[static_cast<size_t>(v)])).extrinsics);
+    for (int64_t v = 0; v < k; ++v) {
+      const auto& e = s->cameras.at(static_cast<size_t>(which[static_cast<size_t>(v)])).extrinsics;
+      std::array<double, 12> ext{};
+      std::copy(e.begin(), e.end(), ext.begin());
+      az[j][v] = camera_azimuth_deg(ext);
+    }
     bar.add(1);
   });
   bar.finish();

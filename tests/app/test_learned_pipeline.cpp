@@ -16,6 +16,7 @@
 #include "learn/cad_generator.h"
 #include "learn/condition_trainer.h"
 #include "learn/framing.h"
+#include "learn/part_index.h"
 #include "learn/vec_dataset.h"
 #include "render/image_io.h"
 #include "test_support.h"
@@ -113,7 +114,7 @@ class LearnedPipeline : public ::testing::Test {
     auto dj = nlohmann::json::parse(R"({
       "geometry": {"d_model": 16, "n_heads": 2, "ff_dim": 32, "layers": 1},
       "denoiser": {"d_model": 16, "n_heads": 2, "ff_dim": 32, "layers": 1},
-      "diffusion": {"max_views": 4, "feature_sets": 1, "timesteps": 100, "sample_steps": 4},
+      "diffusion": {"max_views": 4, "feature_sets": 1, "timesteps": 100, "sample_steps": 4, "frame": "view"},
       "train": {"batch_size": 4, "max_steps": 3, "log_every": 1, "checkpoint_every": 3, "val_every": 0}})");
     auto dc = learn::parse_diffusion_config(dj, "test");
     ASSERT_TRUE(dc.ok()) << dc.error().message;
@@ -121,6 +122,13 @@ class LearnedPipeline : public ::testing::Test {
     cctx.backbone = root + "/models/backbone";
     auto d = learn::train_diffusion(root + "/data", *dc, cctx);
     ASSERT_TRUE(d.ok()) << d.error().message;
+    // The view frame's inputs are cached with the features: the views' azimuths.
+    std::vector<torch::Tensor> cached;
+    torch::load(cached, root + "/models/diffusion/features.pt");
+    ASSERT_EQ(cached.size(), 4u);
+    EXPECT_EQ(cached[2].sizes(), (std::vector<int64_t>{cached[0].size(0), cached[0].size(1)}));
+    EXPECT_GE(cached[2].min().item<float>(), 0.0f);
+    EXPECT_LT(cached[2].max().item<float>(), 360.0f);
     // Ship it the way models/ is laid out: paths relative to the diffusion folder.
     auto text = read_file(root + "/models/diffusion/config.json");
     ASSERT_TRUE(text.ok());
@@ -128,6 +136,26 @@ class LearnedPipeline : public ::testing::Test {
     cfg["ae_run"] = "../ae_small";
     cfg["backbone"] = "../backbone";
     ASSERT_TRUE(write_file_atomically(root + "/models/diffusion/config.json", cfg.dump(2)));
+
+    // A contrastive backbone (no autoencoder needed) and a part index over the same parts (outside
+    // models/, so the tests of `auto` without retrieval keep their meaning).
+    learn::BackboneConfig cb = bb;
+    cb.objective = "contrastive";
+    cb.views_per_sample = 4;
+    cctx.ae_run.clear();
+    cctx.run_dir = root + "/models/shape_backbone";
+    auto c = learn::train_backbone(root + "/data", cb, cctx);
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    learn::PartIndexBuildOptions io;
+    io.dataset = root + "/data";
+    io.splits = {"train", "val"};
+    io.backbone = root + "/models/shape_backbone";
+    io.out_dir = root + "/index";
+    io.views_per_model = 2;
+    io.threads = 1;
+    io.progress = false;
+    auto built_index = learn::build_part_index(io);
+    ASSERT_TRUE(built_index.ok()) << built_index.error().message;
   }
   static void TearDownTestSuite() {
     delete tmp_;
@@ -178,6 +206,100 @@ TEST_F(LearnedPipeline, GeneratorIsDeterministicAndWellFormed) {
   broken.normal.resize(3);
   EXPECT_FALSE(g->generate({broken}, 1, 0).ok());
   EXPECT_FALSE(learn::CadGenerator::load(tmp_->path() + "/nowhere").ok());
+}
+
+TEST_F(LearnedPipeline, PartIndexRanksKnownPartsDeterministically) {
+  auto index = learn::PartIndex::load(tmp_->path() + "/index");
+  ASSERT_TRUE(index.ok()) << index.error().message;
+  auto reader = DatasetReader::open(tmp_->path() + "/data");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(index->size(), static_cast<int64_t>(reader->size()));
+  EXPECT_EQ(index->feature_dim(), 8);
+  for (const auto& f : index->weight_files()) EXPECT_TRUE(fs::is_regular_file(f)) << f;
+  const std::vector<learn::GeometryMaps> views = {maps_of_sample(0), maps_of_sample(1)};
+  auto a = index->nearest(views, 3);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  ASSERT_EQ(a->size(), 3u);
+  for (size_t i = 0; i < a->size(); ++i) {
+    const auto& p = (*a)[i];
+    if (i > 0) {
+      EXPECT_LE(p.similarity, (*a)[i - 1].similarity);
+    }
+    EXPECT_LE(p.similarity, 1.0 + 1e-5);
+    // The stored vector is the part's own: it matches the dataset's and decodes.
+    auto s = reader->get(static_cast<size_t>(p.index), false);
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(p.id, s->info.id);
+    EXPECT_EQ(p.vec.size(), static_cast<size_t>(s->info.vec_len));
+    EXPECT_TRUE(decode(p.vec).ok());
+  }
+  auto b = index->nearest(views, 3);
+  ASSERT_TRUE(b.ok());
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*a)[i].id, (*b)[i].id);
+  auto all = index->nearest(views, 1000);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(static_cast<int64_t>(all->size()), index->size());
+  EXPECT_FALSE(index->nearest({}, 3).ok());
+  // An index is never replaced without being asked to.
+  learn::PartIndexBuildOptions io;
+  io.dataset = tmp_->path() + "/data";
+  io.backbone = tmp_->path() + "/models/shape_backbone";
+  io.out_dir = tmp_->path() + "/index";
+  io.progress = false;
+  EXPECT_FALSE(learn::build_part_index(io).ok());
+  EXPECT_FALSE(learn::PartIndex::load(tmp_->path() + "/models/diffusion").ok());
+}
+
+TEST_F(LearnedPipeline, ReconstructPoolsRetrievalAndDiffusion) {
+  auto reader = DatasetReader::open(tmp_->path() + "/data");
+  ASSERT_TRUE(reader.ok());
+  auto s = reader->get(0);
+  ASSERT_TRUE(s.ok());
+  const int n = s->size;
+  Image16 depth{n, n, 1, std::vector<uint16_t>(s->depth.begin(), s->depth.begin() + n * n)};
+  Image8 normal{n, n, 3, std::vector<uint8_t>(s->normal.begin(), s->normal.begin() + n * n * 3)};
+  const std::string in = tmp_->path() + "/in_pool";
+  fs::create_directories(in);
+  ASSERT_TRUE(write_png(in + "/v_depth.png", depth));
+  ASSERT_TRUE(write_png(in + "/v_normal.png", normal));
+  // A weights folder with both learned sources, as models/ ships them.
+  const std::string weights = tmp_->path() + "/models_pool";
+  fs::copy(tmp_->path() + "/models", weights, fs::copy_options::recursive);
+  fs::copy(tmp_->path() + "/index", weights + "/retrieval", fs::copy_options::recursive);
+  auto cfg = nlohmann::json::parse(*read_file(weights + "/retrieval/config.json"));
+  cfg["backbone"] = "../shape_backbone";  // shipped paths are relative to the index folder
+  ASSERT_TRUE(write_file_atomically(weights + "/retrieval/config.json", cfg.dump(2)));
+  app::ReconstructParams p;
+  p.inputs = {in + "/v_depth.png"};
+  p.input_kind = app::InputKind::kDepthNormal;
+  p.weights_dir = weights;
+  p.output = tmp_->path() + "/out_pool";
+  p.samples = 3;
+  p.steps = 3;
+  p.threads = 1;
+  auto r = app::reconstruct(p);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->source, "retrieval+latent-diffusion");
+  auto text = read_file(p.output + "/index.json");
+  ASSERT_TRUE(text.ok());
+  auto index = nlohmann::json::parse(*text);
+  ASSERT_EQ(index["source"]["sources"].size(), 2u);
+  bool any_retrieval = false;
+  for (const auto& c : index["ranking"]) {
+    const std::string src = c["source"];
+    EXPECT_TRUE(src == "retrieval" || src == "diffusion" || src == "procedural") << src;
+    any_retrieval = any_retrieval || src == "retrieval";
+    const int k = c["quarter_turns_to_view_frame"];
+    EXPECT_GE(k, 0);
+    EXPECT_LE(k, 3);
+  }
+  EXPECT_TRUE(any_retrieval);  // retrieved parts always build: at least one is ranked
+  // --candidates retrieval alone.
+  p.candidates = "retrieval";
+  p.output = tmp_->path() + "/out_retrieval";
+  auto only = app::reconstruct(p);
+  ASSERT_TRUE(only.ok()) << only.error().message;
+  EXPECT_EQ(only->source, "retrieval");
 }
 
 TEST_F(LearnedPipeline, ReconstructUsesTheDiffusionModel) {

@@ -9,7 +9,13 @@
 // feature over the same views is closest in cosine similarity; its ground-truth vector is the
 // answer).
 //
-// --inputs photo (diffusion runs, a dataset built with --rgb) sends each view's photo-like render
+// For a part index (cadcrafter index build) it scores retrieval alone: the indexed part nearest to
+// each model's views. Image-conditioned evals also report identity retrieval (set 0 views -> set 1
+// views of the same split, by the same features) and, with --frame view (the default), score in the
+// view frame: each target turned about +Z to face its first view (render/camera.h), each answer
+// turned the way reconstruct turns its output (app/agreement.h, facing_quarter_turns).
+//
+// --inputs photo (image-conditioned runs, a dataset built with --rgb) sends each view's photo-like render
 // through the depth/normal estimator first, as a user's photo would go, so the domain gap
 // between rendered maps and estimated maps is measured on the same models.
 #include <torch/torch.h>
@@ -19,18 +25,25 @@
 #include <memory>
 #include <string>
 
+#include "app/agreement.h"
 #include "app/reconstruct.h"
 #include "app/view_maps.h"
+#include "cad/turn.h"
 #include "command.h"
 #include "data/dataset.h"
 #include "kernel/batch_check.h"
 #include "kernel/check.h"
+#include "kernel/tessellate.h"
 #include "learn/ae_trainer.h"
-#include "learn/condition_trainer.h"
 #include "learn/cad_eval.h"
 #include "learn/checkpoint.h"
+#include "learn/condition_trainer.h"
+#include "learn/contrastive.h"
+#include "learn/part_index.h"
 #include "learn/vec_dataset.h"
+#include "render/camera.h"
 #include "util/atomic_file.h"
+#include "util/parallel.h"
 #include "util/progress.h"
 #include "util/run_info.h"
 
@@ -40,7 +53,7 @@ namespace fs = std::filesystem;
 
 struct EvalCliOptions {
   std::string model, data, split = "val", out, device = "cpu", inputs = "depth-normal", estimator, decoding = "argmax",
-      train_data;
+      train_data, index, frame = "view";
   int views = 1, samples = 1, threads = 2;
   int64_t limit = 0;
   uint64_t seed = 0;
@@ -115,6 +128,161 @@ Result<std::pair<torch::Tensor, torch::Tensor>> photo_features(const DatasetRead
   return std::make_pair(torch::stack(feats), torch::stack(found));
 }
 
+// The first conditioning view (view 0 of set 0) of each sample: its rendered maps, for turning
+// answers to face it, and the quarter turns of the view frame from its camera's azimuth.
+struct FirstViews {
+  std::vector<app::ViewMaps> maps;
+  std::vector<int> turns;
+};
+
+Result<FirstViews> first_views(const DatasetReader& reader, const std::vector<size_t>& indices, bool progress) {
+  FirstViews fv;
+  ProgressBar bar("first views", static_cast<int64_t>(indices.size()), progress);
+  for (size_t i : indices) {
+    auto s = reader.get(i);
+    if (!s) return s.error();
+    fv.maps.push_back(app::view_maps_of_sample(*s, 0));
+    const auto& e = s->cameras.at(0).extrinsics;
+    std::array<double, 12> ext{};
+    std::copy(e.begin(), e.end(), ext.begin());
+    fv.turns.push_back(view_frame_quarter_turns(camera_azimuth_deg(ext)));
+    bar.add(1);
+  }
+  bar.finish();
+  return fv;
+}
+
+// Each answer turned to face its first view as reconstruct turns its output (app/agreement.h,
+// facing_quarter_turns); answers that do not build stay as they are. Returns the turns applied.
+std::vector<int> face_first_views(std::vector<learn::VecRows>& answers, const FirstViews& fv, int threads, bool progress,
+                                  const char* label) {
+  std::vector<int> turns(answers.size(), 0);
+  ProgressBar bar(label, static_cast<int64_t>(answers.size()), progress);
+  parallel_for(static_cast<int64_t>(answers.size()), std::max(1, threads), [&](int64_t i, int) {
+    auto& a = answers[static_cast<size_t>(i)];
+    auto model = decode(a);
+    if (model) {
+      CheckOptions copt;
+      copt.keep_solid = true;
+      copt.timeout_ms = 4000;
+      const CheckResult c = check_model(*model, copt);
+      if (c.valid) {
+        const Mesh mesh = tessellate(c.solid);
+        const int k = mesh.empty() ? 0 : app::facing_quarter_turns(mesh, fv.maps[static_cast<size_t>(i)]);
+        if (k != 0)
+          if (auto t = turn_vec(a, -k)) {
+            a = *t;
+            turns[static_cast<size_t>(i)] = k;
+          }
+      }
+    }
+    bar.add(1);
+  });
+  bar.finish();
+  return turns;
+}
+
+// Identity retrieval on the evaluated models: the first `views` views of set 0 against the same
+// views of set 1 (other azimuths and elevations), by the generator's own features.
+nlohmann::json identity_retrieval_json(const torch::Tensor& feats, int64_t views, int64_t per_set) {
+  if (feats.size(1) < per_set + views) return {{"available", false}, {"why", "the dataset has one rendering set"}};
+  auto q = learn::multi_view_embedding(feats.narrow(1, 0, views));
+  auto g = learn::multi_view_embedding(feats.narrow(1, per_set, views));
+  const auto r = learn::identity_retrieval(q, g);
+  return {{"available", true}, {"models", r.queries}, {"views", views}, {"top1", r.top1}, {"top5", r.top5},
+          {"protocol", "set 0 views -> set 1 views of the same split, cosine of the generator's mean features"}};
+}
+
+// Turns each target to face its first view (the view frame); `targets` then points into `turned`.
+Result<FirstViews> view_frame_targets(const DatasetReader& reader, const std::vector<size_t>& indices, bool progress,
+                                      std::vector<const learn::VecRows*>& targets, std::vector<learn::VecRows>& turned) {
+  auto fv = first_views(reader, indices, progress);
+  if (!fv) return fv;
+  turned.clear();
+  for (size_t i = 0; i < targets.size(); ++i) {
+    auto t = turn_vec(*targets[i], -fv->turns[i]);
+    turned.push_back(t ? *t : *targets[i]);
+  }
+  targets.clear();
+  for (const auto& t : turned) targets.push_back(&t);
+  return fv;
+}
+
+// Retrieval alone (--model is a part index): the parts nearest to each model's views by the index's
+// backbone features, turned into the view frame like reconstruct's answers.
+int eval_retrieval(const EvalCliOptions& o, const torch::Device& device) {
+  const char* name = "eval";
+  auto index = learn::PartIndex::load(o.model);
+  if (!index) return fail(name, index.error().message);
+  auto backbone = learn::load_backbone(index->backbone_path(), device);
+  if (!backbone) return fail(name, backbone.error().message);
+  auto reader = DatasetReader::open(o.data);
+  if (!reader) return fail(name, reader.error().message + " (retrieval eval needs dataset shards)");
+  auto indices = reader->indices(o.split);
+  if (indices.empty()) return fail(name, o.data + ": no samples in split '" + o.split + "'");
+  if (o.limit > 0 && static_cast<int64_t>(indices.size()) > o.limit) indices.resize(static_cast<size_t>(o.limit));
+  auto gts = learn::read_sample_vecs(*reader, indices);
+  if (!gts) return fail(name, gts.error().message);
+  std::vector<const learn::VecRows*> targets;
+  for (const auto& g : *gts) targets.push_back(&g);
+  const bool photo = o.inputs == "photo";
+  const int64_t per_set = learn::dataset_views_per_set(o.data);
+  int failed_views = 0;
+  Result<torch::Tensor> feats = torch::Tensor();
+  if (photo) {
+    const std::string estimator_path = o.estimator.empty() ? app::default_weights_dir() + "/estimator.pt" : o.estimator;
+    auto estimator = learn::PhotoEstimator::load(estimator_path);
+    if (!estimator) return fail(name, estimator.error().message);
+    auto pf = photo_features(*reader, indices, o.views, *estimator, *backbone, !o.quiet, &failed_views);
+    if (!pf) return fail(name, pf.error().message);
+    feats = pf->first;
+  } else {
+    feats = learn::compute_features(o.data, indices, *backbone, !o.quiet, std::max<int64_t>(o.views, 2 * per_set));
+  }
+  if (!feats) return fail(name, feats.error().message);
+  const int64_t views = std::min<int64_t>({o.views, per_set, feats->size(1)});
+  auto emb = learn::multi_view_embedding(feats->narrow(1, 0, views)).contiguous();
+  std::vector<learn::VecRows> retrieved;
+  std::vector<std::string> retrieved_ids;
+  for (int64_t i = 0; i < emb.size(0); ++i) {
+    std::vector<float> e(emb[i].data_ptr<float>(), emb[i].data_ptr<float>() + emb.size(1));
+    auto best = index->nearest_to(e, 1);
+    retrieved.push_back(best.empty() ? learn::VecRows{} : best.front().vec);
+    retrieved_ids.push_back(best.empty() ? "" : best.front().id);
+  }
+  std::vector<learn::VecRows> turned_targets;
+  if (o.frame == "view") {
+    auto fv = view_frame_targets(*reader, indices, !o.quiet, targets, turned_targets);
+    if (!fv) return fail(name, fv.error().message);
+    face_first_views(retrieved, *fv, o.threads, !o.quiet, "turn retrieved");
+  }
+  auto report = learn::evaluate_sequences(retrieved, targets, eval_options(o));
+  const nlohmann::json identity = photo ? nlohmann::json{{"available", false}, {"why", "rendered inputs only"}}
+                                        : identity_retrieval_json(*feats, views, per_set);
+  nlohmann::json j = {{"model", o.model}, {"data", o.data}, {"split", o.split}, {"views", views}, {"task", "image_to_cad_retrieval"},
+                      {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"frame", o.frame},
+                      {"index_parts", index->size()}, {"identity_retrieval", identity},
+                      {"retrieval", learn::report_to_json(report)}, {"retrieved_ids", retrieved_ids}};
+  std::string md = "# Evaluation of the part index " + o.model + " on " + o.split + " (" + std::to_string(views) +
+                   " view(s), inputs: " + (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
+                   ", frame: " + o.frame + ", " + std::to_string(index->size()) + " indexed parts)\n\n" +
+                   learn::report_to_markdown("Nearest indexed part", report);
+  if (identity.value("available", false)) {
+    char line[256];
+    std::snprintf(line, sizeof line, "\nIdentity retrieval (%lld models, %lld view(s), set 0 -> set 1): top-1 %.3f, top-5 %.3f\n",
+                  static_cast<long long>(identity["models"].get<int64_t>()), static_cast<long long>(views),
+                  identity["top1"].get<double>(), identity["top5"].get<double>());
+    md += line;
+  }
+  const std::string out = o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v" +
+                                                                 (photo ? "-photo" : "")))
+                                              .string()
+                                        : o.out;
+  if (auto st = write_outputs(out, j, md, o.seed); !st) return fail(name, st.error().message);
+  std::printf("%swrote %s/eval.json and eval.md\n", md.c_str(), out.c_str());
+  return 0;
+}
+
 int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   const char* name = "eval";
   auto model = learn::load_diffusion(o.model, device);
@@ -144,7 +312,9 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
     feats = pf->first;
     found = pf->second;
   } else {
-    feats = learn::compute_features(o.data, indices, model->backbone, !o.quiet, std::max(1, o.views));
+    // Two rendering sets when the dataset has them: set 1 is the gallery of identity retrieval.
+    feats = learn::compute_features(o.data, indices, model->backbone, !o.quiet,
+                                    std::max<int64_t>(o.views, 2 * learn::dataset_views_per_set(o.data)));
   }
   if (!feats) return fail(name, feats.error().message);
   const int64_t views = std::min<int64_t>({o.views, max_views, learn::dataset_views_per_set(o.data), feats->size(1)});
@@ -180,8 +350,21 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
       }
     }
   }
+  // The view frame: targets turned to face their first view, answers turned as reconstruct turns them.
+  const bool view_frame = o.frame == "view";
+  FirstViews fv;
+  std::vector<learn::VecRows> turned_targets;
+  if (view_frame) {
+    auto got = view_frame_targets(*reader, indices, !o.quiet, targets, turned_targets);
+    if (!got) return fail(name, got.error().message);
+    fv = std::move(*got);
+    face_first_views(preds, fv, o.threads, !o.quiet, "turn answers");
+  }
   const learn::CadEvalOptions eopt = eval_options(o);
   auto report = learn::evaluate_sequences(preds, targets, eopt);
+  const int64_t per_set = learn::dataset_views_per_set(o.data);
+  const nlohmann::json identity = photo ? nlohmann::json{{"available", false}, {"why", "rendered inputs only"}}
+                                        : identity_retrieval_json(*feats, views, per_set);
 
   // Retrieval baseline over a training split: --train-data, else this dataset's own train split,
   // else the dataset the diffusion model was trained on (its run.json).
@@ -194,45 +377,68 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
       db_dir = run.is_object() ? run.value("data", std::string()) : std::string();
     }
   }
-  auto db = db_dir.empty() ? Result<DatasetReader>::fail(ErrorCode::kIo, "none") : DatasetReader::open(db_dir);
-  if (!db || db->indices("train").empty())
-    return fail(name, o.data + " has no train split for the retrieval baseline and the model's training data" +
-                          (db_dir.empty() ? std::string() : " (" + db_dir + ")") +
-                          " cannot be read: pass --train-data <dataset with a train split>");
-  auto train_idx = db->indices("train");
-  torch::Tensor train_feats;
-  if (fs::exists(model->features_cache)) {
-    std::vector<torch::Tensor> cached;
-    torch::load(cached, model->features_cache);
-    if (!cached.empty() && cached[0].dim() == 4 && cached[0].size(0) == static_cast<int64_t>(train_idx.size()) &&
-        cached[0].size(1) >= views)
-      train_feats = cached[0];
+  std::vector<learn::VecRows> retrieved;
+  if (!o.index.empty()) {
+    auto index = learn::PartIndex::load(o.index);
+    if (!index) return fail(name, index.error().message);
+    auto emb = learn::multi_view_embedding(feats->narrow(1, 0, views)).contiguous();
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<float> e(emb[i].data_ptr<float>(), emb[i].data_ptr<float>() + emb.size(1));
+      auto best = index->nearest_to(e, 1);
+      retrieved.push_back(best.empty() ? learn::VecRows{} : best.front().vec);
+    }
+    db_dir = o.index;
   }
-  if (!train_feats.defined()) {
-    auto tf = learn::compute_features(db_dir, train_idx, model->backbone, !o.quiet, views);
-    if (!tf) return fail(name, tf.error().message);
-    train_feats = *tf;
+  auto db = !o.index.empty() || db_dir.empty() ? Result<DatasetReader>::fail(ErrorCode::kIo, "none") : DatasetReader::open(db_dir);
+  if (o.index.empty()) {
+    if (!db || db->indices("train").empty())
+      return fail(name, o.data + " has no train split for the retrieval baseline and the model's training data" +
+                            (db_dir.empty() ? std::string() : " (" + db_dir + ")") +
+                            " cannot be read: pass --train-data <dataset with a train split>");
+    auto train_idx = db->indices("train");
+    torch::Tensor train_feats;
+    if (fs::exists(model->features_cache)) {
+      std::vector<torch::Tensor> cached;
+      torch::load(cached, model->features_cache);
+      if (!cached.empty() && cached[0].dim() == 4 && cached[0].size(0) == static_cast<int64_t>(train_idx.size()) &&
+          cached[0].size(1) >= views)
+        train_feats = cached[0];
+    }
+    if (!train_feats.defined()) {
+      auto tf = learn::compute_features(db_dir, train_idx, model->backbone, !o.quiet, views);
+      if (!tf) return fail(name, tf.error().message);
+      train_feats = *tf;
+    }
+    auto nearest = torch::matmul(learn::multi_view_embedding(feats->narrow(1, 0, views)),
+                                 learn::multi_view_embedding(train_feats.narrow(1, 0, views)).t())
+                       .argmax(1);
+    std::vector<size_t> picked;
+    for (int64_t i = 0; i < n; ++i) picked.push_back(train_idx[static_cast<size_t>(nearest[i].item<int64_t>())]);
+    auto train_vecs = learn::read_sample_vecs(*db, picked);
+    if (!train_vecs) return fail(name, train_vecs.error().message);
+    retrieved = *train_vecs;
   }
-  auto describe = [&](const torch::Tensor& f) {
-    return torch::nn::functional::normalize(f.narrow(1, 0, views).mean({1, 2}), torch::nn::functional::NormalizeFuncOptions().dim(1));
-  };
-  auto nearest = torch::matmul(describe(*feats), describe(train_feats).t()).argmax(1);
-  std::vector<size_t> picked;
-  for (int64_t i = 0; i < n; ++i) picked.push_back(train_idx[static_cast<size_t>(nearest[i].item<int64_t>())]);
-  auto train_vecs = learn::read_sample_vecs(*db, picked);
-  if (!train_vecs) return fail(name, train_vecs.error().message);
-  auto retrieval = learn::evaluate_sequences(*train_vecs, targets, eopt);
+  if (view_frame) face_first_views(retrieved, fv, o.threads, !o.quiet, "turn retrieved");
+  auto retrieval = learn::evaluate_sequences(retrieved, targets, eopt);
 
   nlohmann::json j = {{"model", o.model},  {"data", o.data},       {"split", o.split},
                       {"views", views},    {"samples", samples},   {"task", "image_to_cad"},
                       {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"decoding", o.decoding},
-                      {"retrieval_database", db_dir},
+                      {"retrieval_database", db_dir}, {"frame", o.frame}, {"identity_retrieval", identity},
                       {"diffusion", learn::report_to_json(report)}, {"retrieval_baseline", learn::report_to_json(retrieval)}};
   std::string md = "# Evaluation of " + o.model + " on " + o.split + " (" + std::to_string(views) + " view(s), " +
                    std::to_string(samples) + " sample(s), inputs: " +
                    (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
-                   ", command decoding: " + o.decoding + ")\n\n" + learn::report_to_markdown("Latent diffusion", report) + "\n" +
+                   ", command decoding: " + o.decoding + ", frame: " + o.frame + ")\n\n" +
+                   learn::report_to_markdown("Latent diffusion", report) + "\n" +
                    learn::report_to_markdown("Nearest-neighbour retrieval baseline", retrieval);
+  if (identity.value("available", false)) {
+    char line[256];
+    std::snprintf(line, sizeof line, "\nIdentity retrieval (%lld models, %lld view(s), set 0 -> set 1): top-1 %.3f, top-5 %.3f\n",
+                  static_cast<long long>(identity["models"].get<int64_t>()), static_cast<long long>(views),
+                  identity["top1"].get<double>(), identity["top5"].get<double>());
+    md += line;
+  }
   const std::string out =
       o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v" + (photo ? "-photo" : "") +
                                             (o.decoding == "grammar" ? "-grammar" : "")))
@@ -256,6 +462,7 @@ int run_eval(const EvalCliOptions& o) {
   auto config_json = nlohmann::json::parse(*config_text, nullptr, false);
   const std::string kind = config_json.is_object() ? config_json.value("kind", "ae") : "";
   if (kind == "diffusion") return eval_diffusion(o, *device);
+  if (kind == "part_index") return eval_retrieval(o, *device);
   if (kind != "ae") return fail(name, o.model + ": cannot evaluate a '" + kind + "' run (ae and diffusion runs can be)");
   if (o.inputs != "depth-normal") return fail(name, "--inputs applies to diffusion runs (an autoencoder reads sequences)");
 
@@ -291,7 +498,7 @@ int run_eval(const EvalCliOptions& o) {
 
 CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accuracy, invalid ratio, Chamfer)", [](CLI::App& app) {
   auto o = std::make_shared<EvalCliOptions>();
-  app.add_option("--model", o->model, "Run folder (or models/<name>) with config.json + model.pt")->required();
+  app.add_option("--model", o->model, "Run folder (or models/<name>) with config.json + model.pt, or a part index (models/retrieval)")->required();
   app.add_option("--data", o->data, "Data folder (vec.jsonl + manifest.csv, the shared data root, or dataset shards)")->required();
   app.add_option("--split", o->split, "Split to score")->capture_default_str();
   app.add_option("-o,--output", o->out, "Output folder (default: <model>/eval-<split>)");
@@ -307,6 +514,14 @@ CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accur
   app.add_option("--decoding", o->decoding,
                  "Command decoding: argmax (DeepCAD's, per row) or grammar (best well-formed sequence)")
       ->check(CLI::IsMember({"argmax", "grammar"}))
+      ->capture_default_str();
+  app.add_option("--index", o->index,
+                 "Part index (cadcrafter index build) searched by the retrieval baseline instead of the training split's "
+                 "features");
+  app.add_option("--frame", o->frame,
+                 "Target frame: view (each target turned to face the first conditioning view, and each answer turned the "
+                 "way reconstruct turns it) or model (the part's own frame)")
+      ->check(CLI::IsMember({"view", "model"}))
       ->capture_default_str();
   app.add_option("--estimator", o->estimator, "Estimator for --inputs photo (default: the shipped models/estimator.pt)");
   app.add_option("--limit", o->limit, "Score only the first N sequences of the split");

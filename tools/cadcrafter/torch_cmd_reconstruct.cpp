@@ -63,9 +63,10 @@ CommandRegistration reg("reconstruct", "Photos of a part (1-4) -> ranked, editab
       ->check(CLI::IsMember({"photo", "depth-normal"}))
       ->capture_default_str();
   app.add_option("--weights", o->params.weights_dir,
-                 "Folder with estimator.pt and diffusion/ (default: the shipped models/)");
+                 "Folder with estimator.pt, retrieval/ and diffusion/ (default: the shipped models/)");
   app.add_option("--candidates", o->params.candidates,
-                 "Candidate source: diffusion (learned), procedural (part search), auto (diffusion when shipped)")
+                 "Candidate source: retrieval (nearest known parts), diffusion (learned generator), procedural (part "
+                 "search), auto (retrieval + diffusion pooled, each when shipped)")
       ->capture_default_str();
   app.add_option("--estimator", o->params.estimator,
                  "Estimator model file: our weights or a TorchScript module [1,3,S,S] -> [1,5,S,S]");
