@@ -251,10 +251,12 @@ int eval_retrieval(const EvalCliOptions& o, const torch::Device& device) {
     retrieved_ids.push_back(best.empty() ? "" : best.front().id);
   }
   std::vector<learn::VecRows> turned_targets;
+  std::vector<int> target_turns, answer_turns;
   if (o.frame == "view") {
     auto fv = view_frame_targets(*reader, indices, !o.quiet, targets, turned_targets);
     if (!fv) return fail(name, fv.error().message);
-    face_first_views(retrieved, *fv, o.threads, !o.quiet, "turn retrieved");
+    target_turns = fv->turns;
+    answer_turns = face_first_views(retrieved, *fv, o.threads, !o.quiet, "turn retrieved");
   }
   auto report = learn::evaluate_sequences(retrieved, targets, eval_options(o));
   const nlohmann::json identity = photo ? nlohmann::json{{"available", false}, {"why", "rendered inputs only"}}
@@ -262,7 +264,8 @@ int eval_retrieval(const EvalCliOptions& o, const torch::Device& device) {
   nlohmann::json j = {{"model", o.model}, {"data", o.data}, {"split", o.split}, {"views", views}, {"task", "image_to_cad_retrieval"},
                       {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"frame", o.frame},
                       {"index_parts", index->size()}, {"identity_retrieval", identity},
-                      {"retrieval", learn::report_to_json(report)}, {"retrieved_ids", retrieved_ids}};
+                      {"retrieval", learn::report_to_json(report)}, {"retrieved_ids", retrieved_ids},
+                      {"target_quarter_turns", target_turns}, {"answer_quarter_turns", answer_turns}};
   std::string md = "# Evaluation of the part index " + o.model + " on " + o.split + " (" + std::to_string(views) +
                    " view(s), inputs: " + (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
                    ", frame: " + o.frame + ", " + std::to_string(index->size()) + " indexed parts)\n\n" +
