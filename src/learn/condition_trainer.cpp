@@ -69,7 +69,7 @@ void from_json(const nlohmann::json& j, DiffusionSettings& o) {
 
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin) {
   BackboneConfig c;
-  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "objective", "temperature", "mirror", "train"}, origin);
+  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "objective", "temperature", "mirror", "estimator_like", "init", "train"}, origin);
       !st)
     return st.error();
   if (auto st = read_section(j, "backbone", &c.backbone, origin); !st) return st.error();
@@ -81,11 +81,15 @@ Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std:
     c.objective = j.value("objective", c.objective);
     c.temperature = j.value("temperature", c.temperature);
     c.mirror = j.value("mirror", c.mirror);
+    c.estimator_like = j.value("estimator_like", c.estimator_like);
+    c.init = j.value("init", c.init);
   } catch (const nlohmann::json::exception& e) {
     return Result<BackboneConfig>::fail(ErrorCode::kParse, origin + ": " + e.what());
   }
   if (c.objective != "regress_z" && c.objective != "contrastive")
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": objective must be regress_z or contrastive");
+  if (c.estimator_like < 0.0 || c.estimator_like > 1.0)
+    return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": estimator_like is a probability in [0, 1]");
   if (c.temperature <= 0.0) return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": temperature must be > 0");
   if (c.objective == "contrastive" && c.views_per_sample < 2)
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": the contrastive objective needs views_per_sample >= 2");
@@ -106,6 +110,8 @@ nlohmann::json backbone_config_to_json(const BackboneConfig& c) {
           {"objective", c.objective},
           {"temperature", c.temperature},
           {"mirror", c.mirror},
+          {"estimator_like", c.estimator_like},
+          {"init", c.init},
           {"train", c.train}};
 }
 
@@ -356,9 +362,10 @@ Result<torch::Tensor> contrastive_views(const DatasetReader& reader, const std::
 }
 
 // Stored views [B, 4, s, s] -> backbone images [2B, 3, s, s] (depth images, then normal images),
-// mirrored where `flip` says.
-torch::Tensor contrastive_images(const torch::Tensor& stored, const torch::Tensor& flip) {
+// mirrored where `flip` says and degraded like estimated maps where `degrade` says.
+torch::Tensor contrastive_images(const torch::Tensor& stored, const torch::Tensor& flip, const torch::Tensor& degrade = {}) {
   auto v = mirror_views(decode_views(stored), flip);  // [B, 2, 3, s, s]
+  if (degrade.defined()) v = estimator_like(v, degrade);
   return torch::cat({v.select(1, 0), v.select(1, 1)}, 0);
 }
 
@@ -401,6 +408,9 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
   }
 
   ConvBackbone model(config.backbone);
+  if (!config.init.empty() && !ctx.resume)
+    if (auto st = load_weights((fs::path(config.init) / "backbone.pt").string(), *model); !st)
+      return Result<AeTrainSummary>::fail(st.error().code, "init: " + st.error().message);
   model->to(ctx.device);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.lr));
   const int64_t n = train_views->size(0);
@@ -415,8 +425,11 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
       const auto s = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
       if (seen.insert(s).second) si.push_back(s);
     }
-    std::vector<int64_t> va, vb, fa, fb;
+    std::vector<int64_t> va, vb, fa, fb, da, db;
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
     for (int64_t b = 0; b < batch; ++b) {
+      da.push_back(unit(rng) < config.estimator_like ? 1 : 0);
+      db.push_back(unit(rng) < config.estimator_like ? 1 : 0);
       const auto a = static_cast<int64_t>(rng() % static_cast<uint64_t>(keep));
       const auto o = (a + 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(keep - 1))) % keep;
       va.push_back(a);
@@ -425,8 +438,11 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
       fb.push_back(config.mirror ? static_cast<int64_t>(rng() % 2) : 0);
     }
     auto s_t = torch::tensor(si);
-    auto images = torch::cat({contrastive_images(train_views->index({s_t, torch::tensor(va)}), torch::tensor(fa)),
-                              contrastive_images(train_views->index({s_t, torch::tensor(vb)}), torch::tensor(fb))},
+    const bool degrade = config.estimator_like > 0.0;
+    auto images = torch::cat({contrastive_images(train_views->index({s_t, torch::tensor(va)}), torch::tensor(fa),
+                                                 degrade ? torch::tensor(da) : torch::Tensor()),
+                              contrastive_images(train_views->index({s_t, torch::tensor(vb)}), torch::tensor(fb),
+                                                 degrade ? torch::tensor(db) : torch::Tensor())},
                              0)
                       .to(ctx.device);
     auto out = model->forward(images);  // [4B, F]: depth a, normal a, depth b, normal b

@@ -39,6 +39,9 @@ struct BackboneConfig {
   std::string objective = "regress_z";
   double temperature = 0.1;      // contrastive: softmax temperature
   bool mirror = true;            // contrastive: mirror each view with probability 1/2
+  double estimator_like = 0.0;   // contrastive: probability that a view is degraded like the
+                                 // estimator's maps of a photo (learn/contrastive.h estimator_like)
+  std::string init;              // contrastive: start from this backbone run's weights ("" = random)
   TrainOptions train;
 };
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin);

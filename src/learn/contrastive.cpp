@@ -78,6 +78,48 @@ torch::Tensor mirror_views(const torch::Tensor& views, const torch::Tensor& flip
 }
 
 
+namespace {
+
+// Separable Gaussian blur of [B, C, s, s] with a per-sample sigma [B] (reflect padding).
+torch::Tensor blur(const torch::Tensor& x, const torch::Tensor& sigma) {
+  const int64_t radius = 5, b = x.size(0), c = x.size(1);
+  auto offsets = torch::arange(-radius, radius + 1, torch::kFloat).view({1, -1});
+  auto k = torch::exp(-0.5 * (offsets / sigma.view({-1, 1})).pow(2));
+  k = k / k.sum(1, true);  // [B, 2r+1]
+  // One group per (sample, channel): the kernel of sample i for all its channels.
+  auto kk = k.repeat_interleave(c, 0);  // [B*C, 2r+1]
+  auto y = x.reshape({1, b * c, x.size(2), x.size(3)});
+  y = torch::nn::functional::pad(y, torch::nn::functional::PadFuncOptions({radius, radius, radius, radius}).mode(torch::kReflect));
+  y = torch::nn::functional::conv2d(y, kk.view({b * c, 1, 1, -1}), torch::nn::functional::Conv2dFuncOptions().groups(b * c));
+  y = torch::nn::functional::conv2d(y, kk.view({b * c, 1, -1, 1}), torch::nn::functional::Conv2dFuncOptions().groups(b * c));
+  return y.view_as(x);
+}
+
+}  // namespace
+
+torch::Tensor estimator_like(const torch::Tensor& views, const torch::Tensor& apply) {
+  TORCH_CHECK(views.dim() == 5 && views.size(1) == 2 && views.size(2) == 3, "estimator_like: expected [B, 2, 3, s, s]");
+  const int64_t b = views.size(0), s = views.size(3);
+  auto normal = views.select(1, 1);                    // [B, 3, s, s]
+  auto depth = views.select(1, 0).narrow(1, 0, 1);     // [B, 1, s, s]
+  auto mask = normal.abs().sum(1, true).gt(1e-6).to(torch::kFloat);
+  auto sigma = torch::rand({b}) * 2.0 + 0.5;
+  // Blur inside the mask only (normalised convolution), so the background never bleeds in.
+  auto wsum = blur(mask, sigma).clamp_min(1e-4);
+  auto n = blur(normal * mask, sigma) / wsum;
+  auto d = blur(depth * mask, sigma) / wsum;
+  // A smooth field over the image: linear ramp + bowl, random per sample and component.
+  auto lin = torch::linspace(-1.0, 1.0, s);
+  auto xs = lin.view({1, 1, 1, s}).expand({1, 1, s, s}), ys = lin.view({1, 1, s, 1}).expand({1, 1, s, s});
+  auto coef = (torch::rand({b, 3, 3, 1, 1}) * 2 - 1) * 0.35;
+  auto field = coef.select(2, 0) * xs + coef.select(2, 1) * ys + coef.select(2, 2) * (xs * xs + ys * ys - 0.66);
+  n = torch::nn::functional::normalize(n + field, torch::nn::functional::NormalizeFuncOptions().dim(1)) * mask;
+  auto bowl = (torch::rand({b, 1, 1, 1}) * 2 - 1) * 0.3 * (xs * xs + ys * ys);
+  d = ((d + bowl) * mask).clamp(-1.0, 1.0);
+  auto degraded = torch::stack({d.expand({b, 3, s, s}), n}, 1);
+  return torch::where(apply.to(torch::kBool).view({-1, 1, 1, 1, 1}), degraded, views);
+}
+
 Result<torch::Tensor> load_framed_views(const DatasetReader& reader, const std::vector<size_t>& indices, int64_t size,
                                         const std::function<std::vector<int64_t>(size_t, int64_t)>& views_of,
                                         int threads, bool progress, torch::Tensor* azimuths) {

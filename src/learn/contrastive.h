@@ -55,6 +55,14 @@ torch::Tensor decode_views(const torch::Tensor& stored);  // -> float [.., 2, 3,
 // x component changes sign, so the mirrored maps stay consistent).
 torch::Tensor mirror_views(const torch::Tensor& views, const torch::Tensor& flip);
 
+// What a photo through the estimator looks like next to a render (docs/reconstruct.md: normal
+// error ~36 degrees, smooth across edges, planar faces shaded like curved ones): where apply[b]
+// is true, view b's normals and depth are blurred inside the mask (Gaussian, sigma 0.5-2.5 px at
+// 64^2), bent by a random smooth field (a linear ramp plus a bowl, up to ~0.35 in each normal
+// component) and renormalised; depth gets the same blur and a random bowl. Background stays 0.
+// Random numbers come from torch's generator (seed_everything makes runs repeatable).
+torch::Tensor estimator_like(const torch::Tensor& views, const torch::Tensor& apply);
+
 // Framed views of dataset samples, loaded once on `threads` threads: views_of(sample_index,
 // views_in_sample) picks which views (same count for every sample). Returns uint8
 // [N, K, 4, size, size] and fills azimuths [N, K] (degrees, [0, 360), from the stored cameras).

@@ -88,5 +88,28 @@ TEST(MirrorViews, FlipsColumnsAndTheNormalsXAndIsAnInvolution) {
   EXPECT_TRUE(mirror_views(m, flip).equal(v));
 }
 
+TEST(EstimatorLike, BlursAndBendsOnlyTheObjectAndKeepsUnitNormals) {
+  torch::manual_seed(4);
+  const int64_t s = 32;
+  auto mask = torch::zeros({1, 1, s, s});
+  mask.narrow(2, 8, 16).narrow(3, 8, 16).fill_(1.0);
+  // A flat face seen at an angle: one constant normal and a depth ramp.
+  auto normal = (torch::tensor({0.6f, 0.0f, -0.8f}).view({1, 3, 1, 1}) * mask).expand({2, 3, s, s}).clone();
+  auto depth = (torch::linspace(-0.5, 0.5, s).view({1, 1, 1, s}) * mask).expand({2, 3, s, s}).clone();
+  auto views = torch::stack({depth, normal}, 1);  // [2, 2, 3, s, s]
+  auto out = estimator_like(views, torch::tensor({1, 0}));
+  EXPECT_TRUE(out[1].equal(views[1]));  // not applied: unchanged
+  auto bg = mask[0][0].eq(0);
+  EXPECT_EQ(out[0].abs().sum(0).sum(0).masked_select(bg).sum().item<double>(), 0.0);  // background stays 0
+  auto len = out[0][1].pow(2).sum(0).sqrt().masked_select(mask[0][0].gt(0));
+  EXPECT_NEAR(len.min().item<double>(), 1.0, 1e-4);
+  EXPECT_NEAR(len.max().item<double>(), 1.0, 1e-4);
+  // The flat face no longer has one normal: it is shaded like a curved one.
+  auto nx = out[0][1][0].masked_select(mask[0][0].gt(0));
+  EXPECT_GT((nx.max() - nx.min()).item<double>(), 0.05);
+  // Depth channels stay identical copies.
+  EXPECT_TRUE(out[0][0][0].equal(out[0][0][2]));
+}
+
 }  // namespace
 }  // namespace cadcrafter::learn
