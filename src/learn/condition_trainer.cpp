@@ -250,6 +250,14 @@ Result<AeTrainSummary> run_loop(const std::string& label, const TrainOptions& op
   return summary;
 }
 
+// One optimiser step on `loss` (gradients clipped to grad_clip when > 0).
+void optimize(const torch::Tensor& loss, torch::nn::Module& model, torch::optim::Optimizer& optimizer, double grad_clip) {
+  optimizer.zero_grad();
+  loss.backward();
+  if (grad_clip > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), grad_clip);
+  optimizer.step();
+}
+
 Status prepare_run_dir(const RunContext& ctx, const nlohmann::json& config, const nlohmann::json& extra_info) {
   const fs::path run(ctx.run_dir);
   std::error_code ec;
@@ -449,10 +457,7 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
     auto ea = contrastive_features(out.narrow(0, 0, 2 * batch), batch);
     auto eb = contrastive_features(out.narrow(0, 2 * batch, 2 * batch), batch);
     auto loss = info_nce_loss(ea, eb, config.temperature);
-    optimizer.zero_grad();
-    loss.backward();
-    if (config.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.train.grad_clip);
-    optimizer.step();
+    optimize(loss, *model, optimizer, config.train.grad_clip);
     *samples = 2 * batch;
     return loss.item<double>();
   };
@@ -553,10 +558,7 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
     auto images = as_rgb_modality(train_images->index({s_t, v_t}), m_t).to(ctx.device);
     auto target = z_train->index({s_t}).to(ctx.device);
     auto loss = torch::mse_loss(model->forward(images), target);
-    optimizer.zero_grad();
-    loss.backward();
-    if (config.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(model->parameters(), config.train.grad_clip);
-    optimizer.step();
+    optimize(loss, *model, optimizer, config.train.grad_clip);
     *samples = config.train.batch_size;
     return loss.item<double>();
   };
@@ -786,10 +788,7 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
       auto student = prior->geometry->forward(torch::stack(feats_all).to(ctx.device), one.to(ctx.device)).condition;
       loss = loss + config.diffusion.distill_weight * cosine_distillation_loss(student, teacher);
     }
-    optimizer.zero_grad();
-    loss.backward();
-    if (config.train.grad_clip > 0) torch::nn::utils::clip_grad_norm_(prior->parameters(), config.train.grad_clip);
-    optimizer.step();
+    optimize(loss, *prior, optimizer, config.train.grad_clip);
     *samples = batch;
     return loss.item<double>();
   };

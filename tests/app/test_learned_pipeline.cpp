@@ -176,6 +176,19 @@ class LearnedPipeline : public ::testing::Test {
     }
     return m;
   }
+  // Depth/normal PNGs of sample 0's first view in `dir`, as `cadcrafter render` writes them.
+  static void write_first_view(const std::string& dir) {
+    auto reader = DatasetReader::open(tmp_->path() + "/data");
+    ASSERT_TRUE(reader.ok());
+    auto s = reader->get(0);
+    ASSERT_TRUE(s.ok());
+    const int n = s->size;
+    Image16 depth{n, n, 1, std::vector<uint16_t>(s->depth.begin(), s->depth.begin() + n * n)};
+    Image8 normal{n, n, 3, std::vector<uint8_t>(s->normal.begin(), s->normal.begin() + n * n * 3)};
+    fs::create_directories(dir);
+    ASSERT_TRUE(write_png(dir + "/v_depth.png", depth));
+    ASSERT_TRUE(write_png(dir + "/v_normal.png", normal));
+  }
   static TempDir* tmp_;
 };
 TempDir* LearnedPipeline::tmp_ = nullptr;
@@ -251,17 +264,8 @@ TEST_F(LearnedPipeline, PartIndexRanksKnownPartsDeterministically) {
 }
 
 TEST_F(LearnedPipeline, ReconstructPoolsRetrievalAndDiffusion) {
-  auto reader = DatasetReader::open(tmp_->path() + "/data");
-  ASSERT_TRUE(reader.ok());
-  auto s = reader->get(0);
-  ASSERT_TRUE(s.ok());
-  const int n = s->size;
-  Image16 depth{n, n, 1, std::vector<uint16_t>(s->depth.begin(), s->depth.begin() + n * n)};
-  Image8 normal{n, n, 3, std::vector<uint8_t>(s->normal.begin(), s->normal.begin() + n * n * 3)};
   const std::string in = tmp_->path() + "/in_pool";
-  fs::create_directories(in);
-  ASSERT_TRUE(write_png(in + "/v_depth.png", depth));
-  ASSERT_TRUE(write_png(in + "/v_normal.png", normal));
+  write_first_view(in);
   // A weights folder with both learned sources, as models/ ships them.
   const std::string weights = tmp_->path() + "/models_pool";
   fs::copy(tmp_->path() + "/models", weights, fs::copy_options::recursive);
@@ -304,17 +308,8 @@ TEST_F(LearnedPipeline, ReconstructPoolsRetrievalAndDiffusion) {
 
 TEST_F(LearnedPipeline, ReconstructUsesTheDiffusionModel) {
   // Depth/normal inputs as `cadcrafter render` writes them.
-  auto reader = DatasetReader::open(tmp_->path() + "/data");
-  ASSERT_TRUE(reader.ok());
-  auto s = reader->get(0);
-  ASSERT_TRUE(s.ok());
-  const int n = s->size;
-  Image16 depth{n, n, 1, std::vector<uint16_t>(s->depth.begin(), s->depth.begin() + n * n)};
-  Image8 normal{n, n, 3, std::vector<uint8_t>(s->normal.begin(), s->normal.begin() + n * n * 3)};
   const std::string in = tmp_->path() + "/in";
-  fs::create_directories(in);
-  ASSERT_TRUE(write_png(in + "/v_depth.png", depth));
-  ASSERT_TRUE(write_png(in + "/v_normal.png", normal));
+  write_first_view(in);
 
   app::ReconstructParams p;
   p.inputs = {in + "/v_depth.png"};

@@ -208,6 +208,29 @@ Result<FirstViews> view_frame_targets(const DatasetReader& reader, const std::ve
   return fv;
 }
 
+// The scored split of a dataset: its samples (the first --limit), their ground-truth vectors.
+struct EvalSplit {
+  DatasetReader reader;
+  std::vector<size_t> indices;
+  std::vector<learn::VecRows> gts;
+  std::vector<const learn::VecRows*> targets;  // into gts (or into turned copies, view frame)
+};
+
+Result<EvalSplit> open_split(const EvalCliOptions& o) {
+  using R = Result<EvalSplit>;
+  auto reader = DatasetReader::open(o.data);
+  if (!reader) return R::fail(reader.error().code, reader.error().message + " (image-conditioned eval needs dataset shards)");
+  EvalSplit s{std::move(*reader), {}, {}, {}};
+  s.indices = s.reader.indices(o.split);
+  if (s.indices.empty()) return R::fail(ErrorCode::kInvalidArgument, o.data + ": no samples in split '" + o.split + "'");
+  if (o.limit > 0 && static_cast<int64_t>(s.indices.size()) > o.limit) s.indices.resize(static_cast<size_t>(o.limit));
+  auto gts = learn::read_sample_vecs(s.reader, s.indices);
+  if (!gts) return gts.error();
+  s.gts = std::move(*gts);
+  for (const auto& g : s.gts) s.targets.push_back(&g);
+  return s;
+}
+
 // Retrieval alone (--model is a part index): the parts nearest to each model's views by the index's
 // backbone features, turned into the view frame like reconstruct's answers.
 int eval_retrieval(const EvalCliOptions& o, const torch::Device& device) {
@@ -216,15 +239,11 @@ int eval_retrieval(const EvalCliOptions& o, const torch::Device& device) {
   if (!index) return fail(name, index.error().message);
   auto backbone = learn::load_backbone(index->backbone_path(), device);
   if (!backbone) return fail(name, backbone.error().message);
-  auto reader = DatasetReader::open(o.data);
-  if (!reader) return fail(name, reader.error().message + " (retrieval eval needs dataset shards)");
-  auto indices = reader->indices(o.split);
-  if (indices.empty()) return fail(name, o.data + ": no samples in split '" + o.split + "'");
-  if (o.limit > 0 && static_cast<int64_t>(indices.size()) > o.limit) indices.resize(static_cast<size_t>(o.limit));
-  auto gts = learn::read_sample_vecs(*reader, indices);
-  if (!gts) return fail(name, gts.error().message);
-  std::vector<const learn::VecRows*> targets;
-  for (const auto& g : *gts) targets.push_back(&g);
+  auto split = open_split(o);
+  if (!split) return fail(name, split.error().message);
+  const DatasetReader* reader = &split->reader;
+  const std::vector<size_t>& indices = split->indices;
+  std::vector<const learn::VecRows*>& targets = split->targets;
   const bool photo = o.inputs == "photo";
   const int64_t per_set = learn::dataset_views_per_set(o.data);
   int failed_views = 0;
@@ -290,15 +309,11 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   const char* name = "eval";
   auto model = learn::load_diffusion(o.model, device);
   if (!model) return fail(name, model.error().message);
-  auto reader = DatasetReader::open(o.data);
-  if (!reader) return fail(name, reader.error().message + " (diffusion eval needs dataset shards)");
-  auto indices = reader->indices(o.split);
-  if (indices.empty()) return fail(name, o.data + ": no samples in split '" + o.split + "'");
-  if (o.limit > 0 && static_cast<int64_t>(indices.size()) > o.limit) indices.resize(static_cast<size_t>(o.limit));
-  auto gts = learn::read_sample_vecs(*reader, indices);
-  if (!gts) return fail(name, gts.error().message);
-  std::vector<const learn::VecRows*> targets;
-  for (const auto& g : *gts) targets.push_back(&g);
+  auto split = open_split(o);
+  if (!split) return fail(name, split.error().message);
+  const DatasetReader* reader = &split->reader;
+  const std::vector<size_t>& indices = split->indices;
+  std::vector<const learn::VecRows*>& targets = split->targets;
 
   const learn::CommandDecoding decoding = decoding_of(o);
   const int64_t max_views = model->config.diffusion.max_views;
