@@ -26,7 +26,7 @@
 #include "app/view_maps.h"
 #include "cad/cad_model.h"
 #include "cad/cad_vec.h"
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter::app {
 
@@ -68,8 +68,10 @@ Result<std::unique_ptr<CandidateSource>> make_latent_diffusion(const LatentDiffu
 
 struct RetrievalSourceOptions {
   std::string index_dir;     // a part index (models/retrieval)
-  int proposals_per_sample = 2;
-  int min_pool = 8;
+  // Retrieved parts always build and cost one check + pose search each (~40 ms): take the 16
+  // nearest at least, since the ranking by agreement often prefers one past the first few.
+  int proposals_per_sample = 4;
+  int min_pool = 16;
 };
 // Fails when the index or its backbone cannot be loaded.
 Result<std::unique_ptr<CandidateSource>> make_retrieval_source(const RetrievalSourceOptions& options);

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "cad/status.h"
+#include "util/status.h"
 #include "render/image_io.h"
 
 namespace cadcrafter::app {

@@ -339,7 +339,7 @@ void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewM
 
 // Stage 6 (write): inputs/, candidate_NN/ and index.json/md into `scratch`; fills summary.ranking.
 Status write_result(const std::string& scratch, const std::vector<ViewMaps>& views, const std::vector<Evaluated>& evaluated,
-                    const std::vector<size_t>& order, const nlohmann::json& source_json, uint64_t seed,
+                    const std::vector<size_t>& order, const nlohmann::json& source_json, uint64_t seed, const Report& report,
                     ReconstructSummary& summary) {
   std::error_code ec;
   fs::remove_all(scratch, ec);
@@ -349,6 +349,7 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
   nlohmann::json ranking = nlohmann::json::array();
   std::map<std::string, int> wins;
   for (size_t r = 0; r < order.size(); ++r) {
+    report("write", static_cast<int>(r), static_cast<int>(order.size()));
     const Evaluated& e = evaluated[order[r]];
     CandidateSummary c;
     c.rank = static_cast<int>(r) + 1;
@@ -533,7 +534,7 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
     fs::remove_all(scratch, ignored);
     return Result<ReconstructSummary>(error);
   };
-  if (auto s = write_result(scratch, views, evaluated, order, source_json, params.seed, summary); !s) return abandon(s.error());
+  if (auto s = write_result(scratch, views, evaluated, order, source_json, params.seed, report, summary); !s) return abandon(s.error());
   timings["write"] = seconds_since(t);
   timings["total"] = seconds_since(t_start);
   summary.timings = timings;

@@ -32,7 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/photo_input.h"
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter::app {
 

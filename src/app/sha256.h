@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter::app {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "app/photo_input.h"
-#include "cad/status.h"
+#include "util/status.h"
 #include "learn/photo_estimator.h"
 #include "render/image_io.h"
 

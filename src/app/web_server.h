@@ -16,7 +16,7 @@
 #include <string>
 
 #include "app/reconstruct.h"
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter::app {
 

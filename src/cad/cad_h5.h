@@ -5,7 +5,7 @@
 #include <string>
 
 #include "cad/cad_vec.h"
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter {
 

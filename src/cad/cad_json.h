@@ -15,7 +15,7 @@
 #include <string>
 
 #include "cad/cad_model.h"
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter {
 

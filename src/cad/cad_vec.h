@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "cad/cad_model.h"
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter {
 

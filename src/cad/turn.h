@@ -7,7 +7,7 @@
 
 #include "cad/cad_model.h"
 #include "cad/cad_vec.h"
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter {
 

@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cad/cad_model.h"
-#include "cad/status.h"
+#include "util/status.h"
 #include "data/generator.h"
 #include "data/shard.h"
 

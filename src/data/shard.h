@@ -23,7 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter {
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "cad/status.h"
+#include "util/status.h"
 #include "geom/mesh.h"
 
 namespace cadcrafter {

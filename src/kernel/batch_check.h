@@ -10,7 +10,7 @@
 
 #include "cad/cad_model.h"
 #include "cad/cad_vec.h"
-#include "cad/status.h"
+#include "util/status.h"
 #include "kernel/check.h"
 
 namespace cadcrafter {

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "cad/cad_model.h"
-#include "cad/status.h"
+#include "util/status.h"
 #include "kernel/solid.h"
 
 namespace cadcrafter {

@@ -16,7 +16,7 @@
 #include <atomic>
 
 #include "cad/cad_model.h"
-#include "cad/status.h"
+#include "util/status.h"
 #include "kernel/solid.h"
 
 namespace cadcrafter {

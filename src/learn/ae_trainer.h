@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "cad/status.h"
+#include "util/status.h"
 #include "learn/cad_autoencoder.h"
 #include "learn/losses.h"
 #include "learn/vec_dataset.h"

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter::learn {
 

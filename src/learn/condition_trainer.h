@@ -17,7 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "cad/status.h"
+#include "util/status.h"
 #include "learn/ae_trainer.h"
 #include "learn/photo_estimator.h"
 #include "learn/geometry_encoder.h"

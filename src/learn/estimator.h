@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter::learn {
 

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "cad/cad_model.h"
-#include "cad/status.h"
+#include "util/status.h"
 #include "learn/estimator.h"
 #include "learn/framing.h"
 

@@ -24,7 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cad/cad_vec.h"
-#include "cad/status.h"
+#include "util/status.h"
 #include "learn/photo_estimator.h"
 
 namespace cadcrafter::learn {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "cad/status.h"
+#include "util/status.h"
 #include "render/image_io.h"
 
 namespace cadcrafter::learn {

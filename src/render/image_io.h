@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter {
 

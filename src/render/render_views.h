@@ -21,7 +21,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cad/status.h"
+#include "util/status.h"
 #include "geom/mesh.h"
 #include "render/camera.h"
 #include "render/image_io.h"

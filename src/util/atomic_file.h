@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "cad/status.h"
+#include "util/status.h"
 
 namespace cadcrafter {
 
