@@ -12,6 +12,7 @@
 #include "cli/cli_support.h"
 #include "render/image_io.h"
 #include "test_support.h"
+#include "util/atomic_file.h"
 
 namespace cadcrafter {
 namespace {
@@ -91,6 +92,52 @@ TEST(CliTrainEval, ThreeStagesThenEval) {
   r = cadcrafter("eval --model '" + (dir / "diffusion") + "' --data '" + plain + "' --split train --inputs photo -q", dir);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("--rgb"), std::string::npos) << r.err;
+}
+
+// Shape-level features -> part index -> retrieval eval, as a user runs them: `train backbone`
+// with the contrastive objective needs no autoencoder; `index build` refuses to overwrite;
+// `eval --model <index>` reports identity retrieval, the view frame and the chance level.
+TEST(CliTrainEval, ContrastiveBackboneIndexAndRetrievalEval) {
+  TempDir dir;
+  if (cadcrafter("train --help", dir).code != 0) GTEST_SKIP() << "built without LibTorch";
+  const std::string data = dir / "data";
+  auto r = cadcrafter("dataset build --source synth:12 --sets 2 --size 32 -q -o '" + data + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string config = dir / "bb.json";
+  ASSERT_TRUE(write_file_atomically(config, R"({"kind": "backbone", "backbone": {"base_channels": 4, "feature_dim": 8},
+    "image_size": 32, "views_per_sample": 4, "objective": "contrastive", "estimator_like": 0.5,
+    "train": {"batch_size": 4, "max_steps": 4, "log_every": 2, "val_every": 0, "checkpoint_every": 2}})"));
+  r = cadcrafter("train backbone --data '" + data + "' --config '" + config + "' -q -o '" + (dir / "bb") + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::is_regular_file(dir / "bb/backbone.pt"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "bb/views-train.pt"));  // the framed-view cache
+  // The regression objective still needs an autoencoder, and says so.
+  r = cadcrafter("train backbone --data '" + data + "' -q -o '" + (dir / "bb2") + "'", dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--ae"), std::string::npos) << r.err;
+
+  r = cadcrafter("index build --data '" + data + "' --backbone '" + (dir / "bb") + "' --views 2 -q -o '" + (dir / "index") + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = cadcrafter("index build --data '" + data + "' --backbone '" + (dir / "bb") + "' -q -o '" + (dir / "index") + "'", dir);
+  EXPECT_NE(r.code, 0);  // never replaced without --force
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  r = cadcrafter("index info -o '" + (dir / "index") + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("12 parts"), std::string::npos) << r.out;
+
+  r = cadcrafter("eval --model '" + (dir / "index") + "' --data '" + data + "' --split train --views 4 -q -o '" +
+                     (dir / "eval_index") + "'",
+                 dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto e = json_file(dir / "eval_index/eval.json");
+  ASSERT_TRUE(e.is_object());
+  EXPECT_EQ(e["task"], "image_to_cad_retrieval");
+  EXPECT_EQ(e["frame"], "view");
+  EXPECT_EQ(e["identity_retrieval"]["available"], true);
+  EXPECT_EQ(e["identity_retrieval"]["models"], 12);
+  EXPECT_GE(e["identity_retrieval"]["top5"].get<double>(), e["identity_retrieval"]["top1"].get<double>());
+  EXPECT_EQ(e["target_quarter_turns"].size(), 12u);
+  EXPECT_TRUE(e["retrieval"]["geometry"].contains("chance_chamfer_rotation_free_median"));
 }
 
 }  // namespace

@@ -193,6 +193,16 @@ nlohmann::json identity_retrieval_json(const torch::Tensor& feats, int64_t views
           {"protocol", "set 0 views -> set 1 views of the same split, cosine of the generator's mean features"}};
 }
 
+// The identity-retrieval line of eval.md ("" when it was not measured).
+std::string identity_markdown(const nlohmann::json& identity, int64_t views) {
+  if (!identity.value("available", false)) return "";
+  char line[256];
+  std::snprintf(line, sizeof line, "\nIdentity retrieval (%lld models, %lld view(s), set 0 -> set 1): top-1 %.3f, top-5 %.3f\n",
+                static_cast<long long>(identity["models"].get<int64_t>()), static_cast<long long>(views),
+                identity["top1"].get<double>(), identity["top5"].get<double>());
+  return line;
+}
+
 // Turns each target to face its first view (the view frame); `targets` then points into `turned`.
 Result<FirstViews> view_frame_targets(const DatasetReader& reader, const std::vector<size_t>& indices, bool progress,
                                       std::vector<const learn::VecRows*>& targets, std::vector<learn::VecRows>& turned) {
@@ -289,13 +299,7 @@ int eval_retrieval(const EvalCliOptions& o, const torch::Device& device) {
                    " view(s), inputs: " + (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
                    ", frame: " + o.frame + ", " + std::to_string(index->size()) + " indexed parts)\n\n" +
                    learn::report_to_markdown("Nearest indexed part", report);
-  if (identity.value("available", false)) {
-    char line[256];
-    std::snprintf(line, sizeof line, "\nIdentity retrieval (%lld models, %lld view(s), set 0 -> set 1): top-1 %.3f, top-5 %.3f\n",
-                  static_cast<long long>(identity["models"].get<int64_t>()), static_cast<long long>(views),
-                  identity["top1"].get<double>(), identity["top5"].get<double>());
-    md += line;
-  }
+  md += identity_markdown(identity, views);
   const std::string out = o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v" +
                                                                  (photo ? "-photo" : "")))
                                               .string()
@@ -450,13 +454,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
                    ", command decoding: " + o.decoding + ", frame: " + o.frame + ")\n\n" +
                    learn::report_to_markdown("Latent diffusion", report) + "\n" +
                    learn::report_to_markdown("Nearest-neighbour retrieval baseline", retrieval);
-  if (identity.value("available", false)) {
-    char line[256];
-    std::snprintf(line, sizeof line, "\nIdentity retrieval (%lld models, %lld view(s), set 0 -> set 1): top-1 %.3f, top-5 %.3f\n",
-                  static_cast<long long>(identity["models"].get<int64_t>()), static_cast<long long>(views),
-                  identity["top1"].get<double>(), identity["top5"].get<double>());
-    md += line;
-  }
+  md += identity_markdown(identity, views);
   const std::string out =
       o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v" + (photo ? "-photo" : "") +
                                             (o.decoding == "grammar" ? "-grammar" : "")))
