@@ -250,6 +250,15 @@ Result<AeTrainSummary> run_loop(const std::string& label, const TrainOptions& op
   return summary;
 }
 
+// At most `max` of `idx` (0 = all), drawn with `seed`, kept in ascending order.
+void cap_samples(std::vector<size_t>& idx, int64_t max, uint64_t seed) {
+  if (max <= 0 || static_cast<int64_t>(idx.size()) <= max) return;
+  std::mt19937_64 rng(seed);
+  std::shuffle(idx.begin(), idx.end(), rng);
+  idx.resize(static_cast<size_t>(max));
+  std::sort(idx.begin(), idx.end());
+}
+
 // One optimiser step on `loss` (gradients clipped to grad_clip when > 0).
 void optimize(const torch::Tensor& loss, torch::nn::Module& model, torch::optim::Optimizer& optimizer, double grad_clip) {
   optimizer.zero_grad();
@@ -350,13 +359,7 @@ Result<torch::Tensor> contrastive_views(const DatasetReader& reader, const std::
     torch::load(t, cache);
     if (t.dim() == 5 && t.size(0) == static_cast<int64_t>(idx.size()) && t.size(1) == keep && t.size(3) == size) return t;
   }
-  auto views_of = [&](size_t i, int64_t total) {
-    std::mt19937_64 rng(seed * 31ULL + i);
-    std::vector<int64_t> views;
-    const int64_t stride = std::max<int64_t>(1, total / keep);
-    for (int64_t k = 0; k < keep; ++k) views.push_back((k * stride + static_cast<int64_t>(rng() % static_cast<uint64_t>(stride))) % total);
-    return views;
-  };
+  auto views_of = [&](size_t i, int64_t total) { return spread_views(seed * 31ULL + i, total, keep); };
   auto t = load_framed_views(reader, idx, size, views_of, std::max(1, torch::get_num_threads()), progress);
   if (!t || cache.empty()) return t;
   torch::Tensor saved = *t;
@@ -393,12 +396,7 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
   nlohmann::json cfg = backbone_config_to_json(config);
   if (auto st = prepare_run_dir(ctx, cfg, {{"stage", "backbone"}, {"data", dataset_dir}}); !st) return st.error();
   seed_everything(ctx.seed);
-  if (config.max_samples > 0 && static_cast<int64_t>(train_idx.size()) > config.max_samples) {
-    std::mt19937_64 rng(ctx.seed);
-    std::shuffle(train_idx.begin(), train_idx.end(), rng);
-    train_idx.resize(static_cast<size_t>(config.max_samples));
-    std::sort(train_idx.begin(), train_idx.end());
-  }
+  cap_samples(train_idx, config.max_samples, ctx.seed);
   const int64_t keep = std::min<int64_t>(config.views_per_sample, reader->views());
   const fs::path run(ctx.run_dir);
   auto train_views = contrastive_views(*reader, train_idx, keep, config.image_size, ctx.seed, (run / "views-train.pt").string(), ctx.progress);
@@ -510,11 +508,7 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
     for (size_t i : idx) {
       auto s = reader->get(i);
       if (!s) return s.error();
-      // Views spread over the rendering sets, offset per sample so all angles get used.
-      std::mt19937_64 rng(ctx.seed * 31ULL + salt + i);
-      std::vector<int64_t> views;
-      const int64_t stride = std::max<int64_t>(1, s->views / keep);
-      for (int64_t k = 0; k < keep; ++k) views.push_back((k * stride + static_cast<int64_t>(rng() % stride)) % s->views);
+      const auto views = spread_views(ctx.seed * 31ULL + salt + i, s->views, keep);
       auto img = backbone_views_of_sample(*s, config.image_size, views);  // [K, 2, 3, s, s]
       all.push_back(torch::cat({img.select(1, 0).slice(1, 0, 1), img.select(1, 1)}, 1).to(torch::kHalf));
       bar.add(1);
@@ -523,12 +517,7 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
     if (all.empty()) return torch::zeros({0, keep, 4, config.image_size, config.image_size}, torch::kHalf);
     return torch::stack(all);
   };
-  if (config.max_samples > 0 && static_cast<int64_t>(train_idx.size()) > config.max_samples) {
-    std::mt19937_64 rng(ctx.seed);
-    std::shuffle(train_idx.begin(), train_idx.end(), rng);
-    train_idx.resize(static_cast<size_t>(config.max_samples));
-    std::sort(train_idx.begin(), train_idx.end());
-  }
+  cap_samples(train_idx, config.max_samples, ctx.seed);
   auto train_images = load_images(train_idx, 0);
   if (!train_images) return train_images.error();
   auto z_train = latents_for(*reader, train_idx, *ae, ctx.device);

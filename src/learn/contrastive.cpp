@@ -1,9 +1,9 @@
 #include "learn/contrastive.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <mutex>
+#include <random>
 
 #include "data/dataset.h"
 #include "learn/backbone_input.h"
@@ -23,9 +23,12 @@ torch::Tensor info_nce_loss(const torch::Tensor& a, const torch::Tensor& b, doub
   return 0.5 * (F::cross_entropy(logits, target) + F::cross_entropy(logits.t(), target));
 }
 
-torch::Tensor view_embedding(const torch::Tensor& features) {
-  TORCH_CHECK(features.dim() == 3, "view_embedding: expected [N, 2, F]");
-  return F::normalize(features.mean(1), F::NormalizeFuncOptions().dim(1));
+std::vector<int64_t> spread_views(uint64_t seed, int64_t total, int64_t count) {
+  std::mt19937_64 rng(seed);
+  const int64_t stride = std::max<int64_t>(1, total / count);
+  std::vector<int64_t> views;
+  for (int64_t k = 0; k < count; ++k) views.push_back((k * stride + static_cast<int64_t>(rng() % static_cast<uint64_t>(stride))) % total);
+  return views;
 }
 
 torch::Tensor multi_view_embedding(const torch::Tensor& features) {
@@ -146,10 +149,7 @@ Result<torch::Tensor> load_framed_views(const DatasetReader& reader, const std::
     }
     out[j].copy_(encode_views(backbone_views_of_sample(*s, size, which)));
     for (int64_t v = 0; v < k; ++v) {
-      const auto& e = s->cameras.at(static_cast<size_t>(which[static_cast<size_t>(v)])).extrinsics;
-      std::array<double, 12> ext{};
-      std::copy(e.begin(), e.end(), ext.begin());
-      az[j][v] = camera_azimuth_deg(ext);
+      az[j][v] = camera_azimuth_deg(s->cameras.at(static_cast<size_t>(which[static_cast<size_t>(v)])).extrinsics);
     }
     bar.add(1);
   });

@@ -31,11 +31,12 @@ namespace cadcrafter::learn {
 // mean of CE(a_i -> b) and CE(b_i -> a) with cosine similarities / temperature.
 torch::Tensor info_nce_loss(const torch::Tensor& a, const torch::Tensor& b, double temperature);
 
-// Features [..., M, F] (M modalities of one or more views, e.g. [N, V, 2, F]) -> the L2-normalised
-// mean over the last two-but-one dims given: view_embedding(f [N, V, 2, F], V) averages V views and
-// both modalities -> [N, F]. With f [N, 2, F] use views_dim = false.
-torch::Tensor view_embedding(const torch::Tensor& features);           // [N, 2, F] -> [N, F]
-torch::Tensor multi_view_embedding(const torch::Tensor& features);     // [N, V, 2, F] -> [N, F]
+// Features [N, V, 2, F] of V views and both modalities -> their mean, L2-normalised: [N, F].
+torch::Tensor multi_view_embedding(const torch::Tensor& features);
+
+// `count` of a sample's `total` views spread over the rendering sets (view k from the k-th stride
+// of total / count views, at an offset drawn from `seed`), so every angle gets used across samples.
+std::vector<int64_t> spread_views(uint64_t seed, int64_t total, int64_t count);
 
 // Identity retrieval: query i's true match is gallery i. Top-1 / top-5 share and the rank-1
 // gallery index of each query.

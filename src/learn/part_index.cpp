@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 
 #include "data/dataset.h"
@@ -19,15 +18,6 @@ namespace cadcrafter::learn {
 namespace fs = std::filesystem;
 
 namespace {
-
-// Views spread over the rendering sets: one per set (at a per-part offset) when count = sets.
-std::vector<int64_t> spread_views(size_t sample, int64_t total, int64_t count) {
-  std::mt19937_64 rng(0x1D3E5ULL + sample);
-  const int64_t stride = std::max<int64_t>(1, total / count);
-  std::vector<int64_t> views;
-  for (int64_t k = 0; k < count; ++k) views.push_back((k * stride + static_cast<int64_t>(rng() % static_cast<uint64_t>(stride))) % total);
-  return views;
-}
 
 // Stored framed views [N, K, 4, s, s] -> per-part embeddings [N, F] through the backbone.
 torch::Tensor embed_parts(LoadedBackbone& backbone, const torch::Tensor& stored, bool progress) {
@@ -71,7 +61,7 @@ Status build_part_index(const PartIndexBuildOptions& o) {
   if (!backbone) return backbone.error();
   const int64_t k = std::min<int64_t>(o.views_per_model, reader->views());
   auto stored = load_framed_views(*reader, indices, backbone->image_size,
-                                  [&](size_t i, int64_t total) { return spread_views(i, total, k); }, o.threads, o.progress);
+                                  [&](size_t i, int64_t total) { return spread_views(0x1D3E5ULL + i, total, k); }, o.threads, o.progress);
   if (!stored) return stored.error();
   torch::Tensor emb;
   {

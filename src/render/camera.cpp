@@ -139,6 +139,12 @@ float camera_azimuth_deg(const std::array<double, 12>& e) {
   return out >= 360.0f ? 0.0f : out;
 }
 
+float camera_azimuth_deg(const std::array<float, 12>& e) {
+  std::array<double, 12> d{};
+  std::copy(e.begin(), e.end(), d.begin());
+  return camera_azimuth_deg(d);
+}
+
 float camera_azimuth_deg(const Camera& camera) { return camera_azimuth_deg(camera.extrinsics()); }
 
 Normalization unit_sphere_normalization(const Mesh& mesh) {

@@ -96,6 +96,7 @@ float camera_azimuth_deg(const Camera& camera);
 // The same from a row-major 3x4 world -> camera [R | t] (Camera::extrinsics(), the
 // "world_to_camera" of cameras.json): the centre is -R^T t.
 float camera_azimuth_deg(const std::array<double, 12>& world_to_camera);
+float camera_azimuth_deg(const std::array<float, 12>& world_to_camera);  // as stored in dataset shards
 
 // The similarity that maps a mesh into the unit sphere: normalised = (p - center) * scale.
 struct Normalization {

@@ -56,7 +56,19 @@ TEST(ViewEmbedding, AveragesModalitiesAndViewsThenNormalises) {
   EXPECT_NEAR(e[0][0].item<double>(), s, 1e-6);
   EXPECT_NEAR(e[0][1].item<double>(), s, 1e-6);
   EXPECT_NEAR(e[0][2].item<double>(), 0.0, 1e-6);
-  EXPECT_TRUE(view_embedding(f[0]).allclose(e.expand({2, 3})));
+}
+
+TEST(SpreadViews, OneViewPerStrideDeterministic) {
+  for (uint64_t seed : {0ULL, 7ULL, 123456789ULL}) {
+    const auto v = spread_views(seed, 32, 8);
+    ASSERT_EQ(v.size(), 8u);
+    for (size_t k = 0; k < v.size(); ++k) {
+      EXPECT_GE(v[k], static_cast<int64_t>(4 * k));  // the k-th view lies in the k-th stride of 4
+      EXPECT_LT(v[k], static_cast<int64_t>(4 * k + 4));
+    }
+    EXPECT_EQ(v, spread_views(seed, 32, 8));
+  }
+  EXPECT_EQ(spread_views(3, 2, 4), (std::vector<int64_t>{0, 1, 0, 1}));  // more wanted than there are: cycles
 }
 
 TEST(ViewCache, Uint8RoundTripKeepsBackgroundExactAndValuesWithinHalfAStep) {

@@ -142,10 +142,7 @@ Result<FirstViews> first_views(const DatasetReader& reader, const std::vector<si
     auto s = reader.get(i);
     if (!s) return s.error();
     fv.maps.push_back(app::view_maps_of_sample(*s, 0));
-    const auto& e = s->cameras.at(0).extrinsics;
-    std::array<double, 12> ext{};
-    std::copy(e.begin(), e.end(), ext.begin());
-    fv.turns.push_back(view_frame_quarter_turns(camera_azimuth_deg(ext)));
+    fv.turns.push_back(view_frame_quarter_turns(camera_azimuth_deg(s->cameras.at(0).extrinsics)));
     bar.add(1);
   }
   bar.finish();
