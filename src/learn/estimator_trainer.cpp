@@ -46,13 +46,12 @@ Result<std::vector<std::string>> f360_ids(const std::string& dir, const std::str
 
 }  // namespace
 
-std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel>& models, int64_t views_per_model,
-                                                      int64_t image_size, uint64_t seed, int threads,
-                                                      bool progress, int64_t* skipped) {
+std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel>& models,
+                                                      const EstimatorDataOptions& options, int64_t* skipped) {
   std::vector<std::vector<EstimatorSample>> per_model(models.size());
   std::atomic<int64_t> failed{0};
-  ProgressBar bar("render", static_cast<int64_t>(models.size()), progress);
-  parallel_for(static_cast<int64_t>(models.size()), threads, [&](int64_t i, int) {
+  ProgressBar bar("render", static_cast<int64_t>(models.size()), options.progress);
+  parallel_for(static_cast<int64_t>(models.size()), options.threads, [&](int64_t i, int) {
     CheckOptions check;
     check.keep_solid = true;
     check.timeout_ms = 3000;
@@ -70,12 +69,14 @@ std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel
     }
     RenderOptions render;
     render.views_per_set = 4;
-    render.sets = static_cast<int>(std::max<int64_t>(1, views_per_model / 4));
-    render.size = static_cast<int>(image_size);
+    render.sets = static_cast<int>(std::max<int64_t>(1, options.views_per_model / 4));
+    render.size = static_cast<int>(options.image_size);
     render.rgb = true;
     render.camera.roll_jitter_deg = 8.0f;  // hand-held photos
-    render.camera.target_jitter = 0.08f;
-    const auto views = render_views(mesh, render, seed * 1000003ULL + static_cast<uint64_t>(i));
+    render.camera.target_jitter = options.fov_max_deg > render.camera.fov_deg ? 0.25f : 0.08f;
+    render.camera.fov_max_deg = options.fov_max_deg;
+    render.photo.exclude = options.exclude_families;
+    const auto views = render_views(mesh, render, options.seed * 1000003ULL + static_cast<uint64_t>(i));
     auto& out = per_model[static_cast<size_t>(i)];
     for (const auto& v : views) {
       EstimatorSample s;
@@ -84,6 +85,8 @@ std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel
       s.depth = v.depth;
       s.normal = v.normal;
       s.mask = v.mask;
+      s.material = v.photo.material;
+      s.background = v.photo.background;
       out.push_back(std::move(s));
     }
     bar.add();
@@ -100,6 +103,12 @@ Result<std::vector<EstimatorSample>> make_estimator_samples(const EstimatorDataO
   if (options.views_per_model < 4 || options.views_per_model % 4 != 0)
     return Result<std::vector<EstimatorSample>>::fail(ErrorCode::kInvalidArgument,
                                                       "views_per_model must be a positive multiple of 4");
+  PhotoOptions photo;
+  photo.exclude = options.exclude_families;
+  if (auto valid = validate_photo_options(photo); !valid) return valid.error();
+  if (options.fov_max_deg != 0.0f && !(options.fov_max_deg >= 45.0f && options.fov_max_deg < 170.0f))
+    return Result<std::vector<EstimatorSample>>::fail(ErrorCode::kInvalidArgument,
+                                                      "fov_max_deg must be 0 or in [45, 170)");
   std::vector<CadModel> models;
   GeneratorOptions generator;
   for (int64_t k = 0; k < options.generated_models; ++k)
@@ -122,8 +131,7 @@ Result<std::vector<EstimatorSample>> make_estimator_samples(const EstimatorDataO
       if (model) models.push_back(std::move(*model));
     }
   }
-  return render_estimator_samples(models, options.views_per_model, options.image_size, options.seed, options.threads,
-                                  options.progress, skipped);
+  return render_estimator_samples(models, options, skipped);
 }
 
 
@@ -210,7 +218,8 @@ namespace {
 nlohmann::json data_to_json(const EstimatorDataOptions& d) {
   return {{"generated_models", d.generated_models}, {"f360_models", d.f360_models},
           {"f360_split", d.f360_split},             {"views_per_model", d.views_per_model},
-          {"seed", d.seed}};
+          {"seed", d.seed},                         {"exclude_families", d.exclude_families},
+          {"fov_max_deg", d.fov_max_deg}};
 }
 
 Status data_from_json(const nlohmann::json& j, const std::string& where, EstimatorDataOptions* d) {
@@ -221,6 +230,8 @@ Status data_from_json(const nlohmann::json& j, const std::string& where, Estimat
     else if (k == "f360_split") d->f360_split = it->get<std::string>();
     else if (k == "views_per_model") d->views_per_model = it->get<int64_t>();
     else if (k == "seed") d->seed = it->get<uint64_t>();
+    else if (k == "exclude_families") d->exclude_families = it->get<std::vector<std::string>>();
+    else if (k == "fov_max_deg") d->fov_max_deg = it->get<float>();
     else return Status::fail(ErrorCode::kParse, where + ": unknown key '" + k + "'");
   }
   return {};
@@ -239,6 +250,7 @@ nlohmann::json estimator_config_to_json(const EstimatorConfig& c) {
             {"warmup_steps", c.train.warmup_steps},
             {"log_every", c.train.log_every},
             {"max_minutes", c.train.max_minutes},
+            {"checkpoint_every", c.train.checkpoint_every},
             {"weights", {{"depth", c.train.weights.depth}, {"normal", c.train.weights.normal}, {"mask", c.train.weights.mask}}}}}};
 }
 
@@ -265,6 +277,7 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
           else if (tk == "warmup_steps") c.train.warmup_steps = t->get<int64_t>();
           else if (tk == "log_every") c.train.log_every = t->get<int64_t>();
           else if (tk == "max_minutes") c.train.max_minutes = t->get<double>();
+          else if (tk == "checkpoint_every") c.train.checkpoint_every = t->get<int64_t>();
           else if (tk == "weights") {
             c.train.weights.depth = t->value("depth", c.train.weights.depth);
             c.train.weights.normal = t->value("normal", c.train.weights.normal);
@@ -280,9 +293,9 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
   } catch (const nlohmann::json::exception& e) {
     return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": " + e.what());
   }
-  if (c.train.batch_size <= 0 || c.train.steps < 0 || c.model.image_size % (int64_t{1} << c.model.levels) != 0)
+  if (c.train.batch_size <= 0 || c.train.steps < 0 || c.train.checkpoint_every <= 0 || c.model.image_size % (int64_t{1} << c.model.levels) != 0)
     return Result<EstimatorConfig>::fail(ErrorCode::kInvalidArgument,
-                                         origin + ": batch_size must be > 0 and image_size a multiple of 2^levels");
+                                         origin + ": batch_size and checkpoint_every must be > 0, image_size a multiple of 2^levels");
   c.data.image_size = 2 * c.model.image_size;
   c.validation.image_size = 2 * c.model.image_size;
   return c;
@@ -290,28 +303,64 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
 
 EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
                                     int64_t batch_size) {
+  std::vector<const EstimatorSample*> all;
+  for (const auto& sample : samples) all.push_back(&sample);
   torch::NoGradGuard no_grad;
   model->eval();
   EstimatorMetrics sums;
-  for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(batch_size)) {
-    std::vector<const EstimatorSample*> chunk;
-    for (size_t i = start; i < std::min(samples.size(), start + static_cast<size_t>(batch_size)); ++i)
-      chunk.push_back(&samples[i]);
+  for (size_t start = 0; start < all.size(); start += static_cast<size_t>(batch_size)) {
+    const std::vector<const EstimatorSample*> chunk(
+        all.begin() + static_cast<std::ptrdiff_t>(start),
+        all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), start + static_cast<size_t>(batch_size))));
     const auto batch = make_estimator_batch(chunk, model->options().image_size, false, nullptr);
     accumulate_metrics(model->forward(batch.rgb), batch.target, &sums);
   }
   return finish_metrics(sums);
 }
 
+std::map<std::string, EstimatorMetrics> evaluate_estimator_by_family(DepthNormalEstimator& model,
+                                                                     const std::vector<EstimatorSample>& samples,
+                                                                     int64_t batch_size) {
+  std::map<std::string, std::vector<EstimatorSample>> groups;
+  for (const auto& sample : samples) {
+    if (!sample.material.empty()) groups["material/" + sample.material].push_back(sample);
+    if (!sample.background.empty()) groups["background/" + sample.background].push_back(sample);
+  }
+  std::map<std::string, EstimatorMetrics> out;
+  for (const auto& [family, members] : groups) out[family] = evaluate_estimator(model, members, batch_size);
+  return out;
+}
+
+namespace {
+
+nlohmann::json family_metrics_json(const std::map<std::string, EstimatorMetrics>& by_family,
+                                   const std::vector<std::string>& excluded) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [family, m] : by_family) {
+    auto entry = metrics_to_json(m);
+    const std::string name = family.substr(family.find('/') + 1);
+    entry["seen_in_training"] = std::find(excluded.begin(), excluded.end(), name) == excluded.end();
+    j[family] = entry;
+  }
+  return j;
+}
+
+}  // namespace
+
 Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, const std::string& run_dir, uint64_t seed,
-                                              bool progress) {
+                                              bool progress, bool resume) {
   using Clock = std::chrono::steady_clock;
   EstimatorTrainSummary summary;
   std::error_code ec;
   fs::create_directories(run_dir, ec);
   if (ec) return Result<EstimatorTrainSummary>::fail(ErrorCode::kIo, run_dir + ": cannot create: " + ec.message());
-  auto status = write_file_atomically(run_dir + "/config.json", estimator_config_to_json(config).dump(2) + "\n");
-  if (!status) return status.error();
+  const std::string checkpoint_path = run_dir + "/checkpoint.pt";
+  if (resume && !fs::exists(checkpoint_path))
+    return Result<EstimatorTrainSummary>::fail(ErrorCode::kIo, checkpoint_path + ": no checkpoint to resume from");
+  if (!resume) {
+    auto status = write_file_atomically(run_dir + "/config.json", estimator_config_to_json(config).dump(2) + "\n");
+    if (!status) return status.error();
+  }
 
   const auto render_start = Clock::now();
   EstimatorDataOptions data = config.data, validation = config.validation;
@@ -339,13 +388,35 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
   seed_everything(seed);
   DepthNormalEstimator model(config.model);
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.lr));
-  CsvLog log(run_dir + "/log.csv", {"step", "loss", "depth", "normal", "mask", "lr", "seconds"}, 0);
   std::mt19937_64 rng(seed);
+  double trained_seconds = 0.0;  // over every sitting of the run
+  int64_t first_step = 0;
+  if (resume) {
+    auto state = load_checkpoint(checkpoint_path, *model, &optimizer);
+    if (!state) return state.error();
+    first_step = state->step;
+    summary.resumed_from = first_step;
+    trained_seconds = state->extra.value("seconds", 0.0);
+    std::istringstream rng_state(state->extra.value("rng", std::string()));
+    if (!(rng_state >> rng)) rng.seed(seed + static_cast<uint64_t>(first_step));
+    if (progress) std::fprintf(stderr, "estimator: resuming at step %lld\n", static_cast<long long>(first_step));
+  }
+  CsvLog log(run_dir + "/log.csv", {"step", "loss", "depth", "normal", "mask", "lr", "seconds"}, first_step);
+  auto save = [&](int64_t step) {
+    CheckpointState state;
+    state.step = step;
+    std::ostringstream rng_state;
+    rng_state << rng;
+    state.extra = {{"rng", rng_state.str()}, {"seconds", trained_seconds}};
+    return save_checkpoint(checkpoint_path, *model, optimizer, state);
+  };
   std::uniform_int_distribution<size_t> pick(0, train_samples->size() - 1);
-  const auto start = Clock::now();
+  auto last = Clock::now();
+  const auto sitting_start = last;
   ProgressBar bar("train estimator", config.train.steps, progress);
   model->train();
-  for (int64_t step = 0; step < config.train.steps; ++step) {
+  summary.steps = first_step;
+  for (int64_t step = first_step; step < config.train.steps; ++step) {
     const double lr = learning_rate_at(step, config.train.lr, config.train.warmup_steps, config.train.steps, "cosine");
     set_learning_rate(optimizer, lr);
     std::vector<const EstimatorSample*> chunk;
@@ -356,6 +427,9 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
     losses.total.backward();
     torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
     optimizer.step();
+    const auto now = Clock::now();
+    trained_seconds += std::chrono::duration<double>(now - last).count();
+    last = now;
     summary.final_loss = losses.total.item<double>();
     char extra[64];
     std::snprintf(extra, sizeof extra, "loss %.3f", summary.final_loss);
@@ -363,31 +437,44 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
     if ((step + 1) % config.train.log_every == 0 || step + 1 == config.train.steps) {
       auto fmt = [](double v) { std::ostringstream s; s << v; return s.str(); };
       log.row({std::to_string(step + 1), fmt(summary.final_loss), fmt(losses.depth.item<double>()),
-               fmt(losses.normal.item<double>()), fmt(losses.mask.item<double>()), fmt(lr),
-               fmt(std::chrono::duration<double>(Clock::now() - start).count())});
+               fmt(losses.normal.item<double>()), fmt(losses.mask.item<double>()), fmt(lr), fmt(trained_seconds)});
     }
     summary.steps = step + 1;
-    if (config.train.max_minutes > 0 &&
-        std::chrono::duration<double>(Clock::now() - start).count() > 60.0 * config.train.max_minutes) {
-      if (progress) std::fprintf(stderr, "\nestimator: time budget of %.1f minutes reached at step %lld\n",
-                                 config.train.max_minutes, static_cast<long long>(step + 1));
+    const bool out_of_time =
+        (config.train.max_minutes > 0 &&
+         std::chrono::duration<double>(now - sitting_start).count() > 60.0 * config.train.max_minutes) ||
+        (config.train.stop_after > 0 && step + 1 - first_step >= config.train.stop_after);
+    if ((step + 1) % config.train.checkpoint_every == 0 || out_of_time) {
+      auto status = save(step + 1);
+      if (!status) return status.error();
+    }
+    if (out_of_time) {
+      if (progress && step + 1 < config.train.steps)
+        std::fprintf(stderr, "\nestimator: this sitting's budget ends at step %lld of %lld (continue with --resume)\n",
+                     static_cast<long long>(step + 1), static_cast<long long>(config.train.steps));
       break;
     }
   }
   bar.finish();
-  summary.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  status = save_estimator(run_dir + "/estimator.pt", model);
+  summary.seconds = trained_seconds;
+  auto status = save_estimator(run_dir + "/estimator.pt", model);
   if (!status) return status.error();
-  if (!val_samples.empty()) summary.val = evaluate_estimator(model, val_samples);
+  if (!val_samples.empty()) {
+    summary.val = evaluate_estimator(model, val_samples);
+    summary.val_by_family = evaluate_estimator_by_family(model, val_samples);
+  }
   nlohmann::json metrics = {{"steps", summary.steps},
+                            {"finished", summary.steps >= config.train.steps},
                             {"train_views", summary.train_samples},
                             {"heldout_views", summary.val_samples},
                             {"heldout_source", validation.f360_models > 0 ? "f360 " + validation.f360_split
                                                                           : std::string("generated (unseen seeds)")},
+                            {"excluded_families", config.data.exclude_families},
                             {"train_seconds", summary.seconds},
                             {"render_seconds", summary.render_seconds},
                             {"final_train_loss", summary.final_loss},
-                            {"heldout", metrics_to_json(summary.val)}};
+                            {"heldout", metrics_to_json(summary.val)},
+                            {"heldout_by_family", family_metrics_json(summary.val_by_family, config.data.exclude_families)}};
   status = write_file_atomically(run_dir + "/metrics.json", metrics.dump(2) + "\n");
   if (!status) return status.error();
   return summary;

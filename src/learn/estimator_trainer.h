@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,6 +38,7 @@ struct EstimatorSample {
   std::vector<uint16_t> depth;  // size * size, depth * 10000, 0 = background
   std::vector<uint8_t> normal;  // size * size * 3, (n + 1) * 127.5
   std::vector<uint8_t> mask;    // size * size, 255 = object
+  std::string material, background;  // the photo's style families (render/photo.h)
 };
 
 struct EstimatorDataOptions {
@@ -47,6 +49,12 @@ struct EstimatorDataOptions {
   int64_t views_per_model = 8;     // multiple of 4 (render sets of 4 views)
   int64_t image_size = 128;        // render size (the network's input size x 2: crops stay sharp)
   uint64_t seed = 1;
+  // Style families left out of the photos (render/photo.h), e.g. {"metal", "mat"} to measure
+  // transfer to styles the network never saw.
+  std::vector<std::string> exclude_families;
+  // Zoom variety: > 45 draws each view's field of view in [45, fov_max_deg] and aims up to
+  // 0.25 off the centre, so parts fill 30-90% of the frame, off centre (0: always 45).
+  float fov_max_deg = 0.0f;
   int threads = 2;
   bool progress = true;
 };
@@ -56,9 +64,9 @@ Result<std::vector<EstimatorSample>> make_estimator_samples(const EstimatorDataO
                                                             int64_t* skipped = nullptr);
 
 // Samples of given models (used by the above and by tests).
-std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel>& models, int64_t views_per_model,
-                                                      int64_t image_size, uint64_t seed, int threads,
-                                                      bool progress, int64_t* skipped = nullptr);
+std::vector<EstimatorSample> render_estimator_samples(const std::vector<CadModel>& models,
+                                                      const EstimatorDataOptions& options,
+                                                      int64_t* skipped = nullptr);
 
 
 // A training/evaluation batch: inputs in [0, 1] and decoded targets. `augment` draws random
@@ -77,6 +85,8 @@ struct EstimatorTrainOptions {
   int64_t warmup_steps = 30;
   int64_t log_every = 20;
   double max_minutes = 0.0;  // > 0: stop (and save) when training has run this long
+  int64_t checkpoint_every = 200;  // steps between checkpoints (RUN/checkpoint.pt), for --resume
+  int64_t stop_after = 0;          // > 0: checkpoint and stop after this many steps of this sitting
   EstimatorLossWeights weights;
 };
 
@@ -95,16 +105,25 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
 
 struct EstimatorTrainSummary {
   int64_t steps = 0, train_samples = 0, val_samples = 0;
+  int64_t resumed_from = 0;  // the checkpoint's step, 0 for a fresh run
   double seconds = 0.0, render_seconds = 0.0, final_loss = 0.0;
   EstimatorMetrics val;
+  // Held-out figures per style family ("material/metal", "background/mat", ...).
+  std::map<std::string, EstimatorMetrics> val_by_family;
 };
 
-// Trains from scratch into run_dir (created; must not hold an estimator.pt unless `force`).
+// Trains into run_dir (created). With `resume`, continues from run_dir/checkpoint.pt (saved
+// every train.checkpoint_every steps and when the time budget ends) with the config saved in
+// the run; the training views are rendered again (deterministic for the seed).
 Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, const std::string& run_dir,
-                                              uint64_t seed, bool progress);
+                                              uint64_t seed, bool progress, bool resume = false);
 
 // Metrics of `model` on samples (reconstruct framing, eval mode, no grad).
 EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
                                     int64_t batch_size = 32);
+// The same, split by each sample's material and background family.
+std::map<std::string, EstimatorMetrics> evaluate_estimator_by_family(DepthNormalEstimator& model,
+                                                                     const std::vector<EstimatorSample>& samples,
+                                                                     int64_t batch_size = 32);
 
 }  // namespace cadcrafter::learn

@@ -103,6 +103,7 @@ std::vector<Camera> sample_cameras(const CameraOptions& o, int sets, int views, 
   cams.reserve(static_cast<size_t>(std::max(0, sets * views)));
   for (int s = 0; s < sets; ++s) {
     Rng rng(derive_seed(seed, 0xCA3E5A, static_cast<uint64_t>(s)));
+    Rng zoom(derive_seed(seed, 0x200F, static_cast<uint64_t>(s)));  // apart, so zoom leaves the rest unchanged
     const double base = rng.uniform(0.0, 360.0);
     for (int k = 0; k < views; ++k) {
       const double az = base + k * 360.0 / views + rng.uniform(-o.azimuth_jitter_deg, o.azimuth_jitter_deg);
@@ -115,8 +116,9 @@ std::vector<Camera> sample_cameras(const CameraOptions& o, int sets, int views, 
       target.x = static_cast<float>(rng.uniform(-1.0, 1.0) * o.target_jitter);
       target.y = static_cast<float>(rng.uniform(-1.0, 1.0) * o.target_jitter);
       target.z = static_cast<float>(rng.uniform(-1.0, 1.0) * o.target_jitter);
+      const double fov = o.fov_max_deg > o.fov_deg ? zoom.uniform(o.fov_deg, o.fov_max_deg) : o.fov_deg;
       cams.push_back(look_at_camera(static_cast<float>(std::fmod(az, 360.0)), static_cast<float>(el), o.distance,
-                                    o.fov_deg, size, static_cast<float>(roll), target));
+                                    static_cast<float>(fov), size, static_cast<float>(roll), target));
     }
   }
   return cams;

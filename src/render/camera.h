@@ -63,6 +63,10 @@ struct CameraOptions {
   // +-roll_jitter_deg and a look-at point displaced by up to target_jitter in each axis.
   float roll_jitter_deg = 0.0f;
   float target_jitter = 0.0f;
+  // Zoom variety (off when <= fov_deg): each view's field of view is drawn in
+  // [fov_deg, fov_max_deg], so the part fills anywhere from most of the frame to a third of it
+  // (the photo estimator's training data: parts small in a phone's frame).
+  float fov_max_deg = 0.0f;
 };
 
 // A look-at camera on the sphere of radius `distance` around `target`. elevation is clamped to

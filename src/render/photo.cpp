@@ -84,8 +84,41 @@ V3 direction(double az_deg, double el_deg) {
 // ---------------------------------------------------------------------------------------------
 // Everything random about one photo, drawn up front so the pixel loops are pure functions.
 
-enum class Material { kMatte, kGlossy, kMetal };
-enum class Backdrop { kGradient, kNoise, kGround };
+// In the order of photo_material_families() / photo_background_families().
+enum class Material { kMatte, kGlossy, kMetal, kTranslucent };
+enum class Backdrop { kGradient, kNoise, kTable, kMat, kRoom };
+
+const char* const kMaterialNames[] = {"matte", "glossy", "metal", "translucent"};
+const char* const kBackdropNames[] = {"gradient", "noise", "table", "mat", "room"};
+
+bool excluded(const PhotoOptions& o, const char* name) {
+  return std::find(o.exclude.begin(), o.exclude.end(), name) != o.exclude.end();
+}
+
+// One of `count` families by weight, skipping excluded ones and those `allowed` rejects; -1 if
+// none is left.
+template <typename Allowed>
+int pick_family(Rng& rng, const PhotoOptions& o, const char* const* names, const double* weights, int count,
+                Allowed allowed) {
+  double total = 0;
+  for (int i = 0; i < count; ++i)
+    if (!excluded(o, names[i]) && allowed(i)) total += weights[i];
+  if (total <= 0) return -1;
+  double r = rng.uniform() * total;
+  int last = -1;
+  for (int i = 0; i < count; ++i) {
+    if (excluded(o, names[i]) || !allowed(i)) continue;
+    last = i;
+    if ((r -= weights[i]) < 0) return i;
+  }
+  return last;
+}
+
+// A soft-edged rectangle in normalised image coordinates (a wall, a shelf, a window, a lamp).
+struct RoomPatch {
+  float u0, v0, u1, v1, edge;
+  V3 color;
+};
 
 struct Light {
   V3 dir;    // world, pointing towards the light
@@ -109,9 +142,18 @@ struct Scene {
   Backdrop backdrop = Backdrop::kGradient;
   V3 back_top, back_bottom;   // backdrop colours
   float back_noise_scale = 4;
-  float ground_z = -1;        // table height (world), when backdrop == kGround
+  float ground_z = -1;        // table height (world), when `ground`
   V3 table;                   // table albedo
   float table_grain = 0.1f, table_falloff = 2.5f;
+  bool ground = false;        // a table/mat plane under the part (table, mat; some rooms)
+  bool wood = false;          // table: wood grain rings
+  float wood_freq = 20, wood_angle = 0;
+  float mat_pitch = 0.1f, mat_line = 0.06f, mat_angle = 0;  // mat: grid pitch (world), line width (of pitch)
+  V3 mat_line_color;
+  V3 mat_offset;
+  std::vector<RoomPatch> room;
+  float wrap = 0;             // translucent: light wraps past the terminator (0 = Lambert)
+  float glow = 0;             // translucent: light scattered out everywhere
   float exposure = 1, vignette = 0, blur_sigma = 0, noise_sigma = 0;
   V3 white_balance{1, 1, 1};
   int jpeg_quality = 90;
@@ -120,8 +162,9 @@ struct Scene {
 Scene draw_scene(Rng& rng, const Camera& cam, const PhotoOptions& o, float mesh_min_z) {
   Scene s;
   s.noise_seed = static_cast<uint32_t>(rng.next_u64());
-  const double pick = rng.uniform();
-  s.material = pick < 0.4 ? Material::kMatte : (pick < 0.7 ? Material::kGlossy : Material::kMetal);
+  static const double kMaterialWeights[] = {0.35, 0.25, 0.25, 0.15};
+  const int material = pick_family(rng, o, kMaterialNames, kMaterialWeights, 4, [](int) { return true; });
+  s.material = static_cast<Material>(std::max(0, material));
   if (s.material == Material::kMetal) {
     // Aluminium, steel, brass, copper, titanium, anodised tint - reflectances in linear RGB.
     static const V3 kMetals[] = {{0.91f, 0.92f, 0.92f}, {0.56f, 0.57f, 0.58f}, {0.91f, 0.78f, 0.42f},
@@ -146,6 +189,16 @@ Scene draw_scene(Rng& rng, const Camera& cam, const PhotoOptions& o, float mesh_
     s.f0 = V3{1, 1, 1} * static_cast<float>(glossy ? rng.uniform(0.04, 0.08) : rng.uniform(0.02, 0.04));
     s.shininess = static_cast<float>(glossy ? rng.uniform(40.0, 250.0) : rng.uniform(4.0, 16.0));
     s.env_strength = glossy ? static_cast<float>(rng.uniform(0.2, 0.5)) : 0.0f;
+    if (s.material == Material::kTranslucent) {
+      // PETG/PLA "natural" and clear-tinted filament: light, washed-out colours, soft shading.
+      s.albedo = hsv_linear(static_cast<float>(rng.uniform()), static_cast<float>(rng.uniform(0.0, 0.6)),
+                            static_cast<float>(rng.uniform(0.7, 1.0)));
+      s.f0 = V3{1, 1, 1} * static_cast<float>(rng.uniform(0.04, 0.07));
+      s.shininess = static_cast<float>(rng.uniform(20.0, 120.0));
+      s.env_strength = static_cast<float>(rng.uniform(0.1, 0.3));
+      s.wrap = static_cast<float>(rng.uniform(0.4, 0.9));
+      s.glow = static_cast<float>(rng.uniform(0.1, 0.35));
+    }
     s.grain_scale = static_cast<float>(rng.uniform(20.0, 60.0));
     s.grain_amount = static_cast<float>(rng.uniform(0.02, 0.08));
     s.layer_lines = rng.chance(0.75);
@@ -168,19 +221,30 @@ Scene draw_scene(Rng& rng, const Camera& cam, const PhotoOptions& o, float mesh_
     s.lights.push_back({direction(rng.uniform(0.0, 360.0), rng.uniform(5.0, 60.0)),
                         jitter_color(rng, V3{1, 1, 1}, 0.1f) * static_cast<float>(rng.uniform(0.3, 1.0))});
   }
+  // Coloured light: an LED strip, a screen, sunset through a window. Hue keeps the luminance.
+  if (rng.chance(o.colored_light_probability)) {
+    const size_t first = s.lights.size() > 1 && rng.chance(0.7) ? 1 : 0;
+    for (size_t i = first; i < s.lights.size(); ++i) {
+      const V3 tint = hsv_linear(static_cast<float>(rng.uniform()), static_cast<float>(rng.uniform(0.3, 0.75)), 1.0f);
+      const float luma = 0.2126f * tint.x + 0.7152f * tint.y + 0.0722f * tint.z;
+      s.lights[i].color = s.lights[i].color * tint * (1.0f / std::max(luma, 0.05f));
+    }
+  }
   const float ambient = static_cast<float>(rng.uniform(0.18, 0.45));
   s.sky = jitter_color(rng, V3{0.95f, 0.97f, 1.0f}, 0.05f) * ambient;
   s.ground_ambient = jitter_color(rng, V3{0.55f, 0.5f, 0.45f}, 0.08f) * ambient;
   s.shadow_softness = static_cast<float>(rng.uniform(1.0, 3.5));
 
-  // Backdrop: a table under the part only when the camera looks from above it.
+  // Backdrop: a table or mat under the part only when the camera looks from above it.
   const bool above = cam.position().z > mesh_min_z + 0.2f;
-  const double b = rng.uniform();
-  if (above && b < o.ground_probability) {
-    s.backdrop = Backdrop::kGround;
-  } else {
-    s.backdrop = rng.chance(0.5) ? Backdrop::kGradient : Backdrop::kNoise;
-  }
+  const double g = o.ground_probability, rest = 1.0 - g;
+  const double kBackdropWeights[] = {rest * 0.3, rest * 0.3, g * 0.6, g * 0.4, rest * 0.4};
+  auto is_ground = [](int i) { return i == static_cast<int>(Backdrop::kTable) || i == static_cast<int>(Backdrop::kMat); };
+  int backdrop = pick_family(rng, o, kBackdropNames, kBackdropWeights, 5, [&](int i) { return above || !is_ground(i); });
+  if (backdrop < 0) backdrop = static_cast<int>(Backdrop::kGradient);  // below the table, every backdrop excluded
+  s.backdrop = static_cast<Backdrop>(backdrop);
+  s.ground = s.backdrop == Backdrop::kTable || s.backdrop == Backdrop::kMat ||
+             (s.backdrop == Backdrop::kRoom && above && rng.chance(0.5));
   const float hue = static_cast<float>(rng.uniform());
   const float sat = static_cast<float>(rng.uniform(0.0, 0.35));
   const float val = static_cast<float>(rng.uniform(0.25, 0.95));
@@ -195,6 +259,42 @@ Scene draw_scene(Rng& rng, const Camera& cam, const PhotoOptions& o, float mesh_
   s.table = V3{srgb_to_linear(s.table.x), srgb_to_linear(s.table.y), srgb_to_linear(s.table.z)};
   s.table_grain = static_cast<float>(rng.uniform(0.05, 0.3));
   s.table_falloff = static_cast<float>(rng.uniform(2.0, 5.0));
+  s.wood = rng.chance(0.5);
+  s.wood_freq = static_cast<float>(rng.uniform(8.0, 30.0));
+  s.wood_angle = static_cast<float>(rng.uniform(0.0, kPi));
+  if (s.backdrop == Backdrop::kMat) {
+    // Self-healing cutting mats: green, blue, grey or black with a light grid.
+    static const V3 kMats[] = {{0.05f, 0.25f, 0.12f}, {0.06f, 0.12f, 0.3f}, {0.2f, 0.21f, 0.22f}, {0.04f, 0.04f, 0.05f}};
+    const V3 mat = jitter_color(rng, kMats[rng.index(4)], 0.1f);
+    s.table = V3{srgb_to_linear(mat.x), srgb_to_linear(mat.y), srgb_to_linear(mat.z)};
+    s.table_grain = static_cast<float>(rng.uniform(0.02, 0.08));
+    s.mat_pitch = static_cast<float>(rng.uniform(0.15, 0.45));  // 1 cm under a 5-15 cm part
+    s.mat_line = static_cast<float>(rng.uniform(0.025, 0.06));
+    s.mat_angle = static_cast<float>(rng.uniform(0.0, kPi));
+    s.mat_offset = V3{static_cast<float>(rng.uniform()), static_cast<float>(rng.uniform()), 0};
+    s.mat_line_color = rng.chance(0.7) ? V3{0.75f, 0.78f, 0.72f} : V3{0.8f, 0.7f, 0.25f};
+    s.table_falloff = static_cast<float>(rng.uniform(3.0, 8.0));
+  }
+  if (s.backdrop == Backdrop::kRoom) {
+    // Out-of-focus room: a wall colour, then soft blocks of furniture, shelves, windows, lamps.
+    const int patches = 3 + rng.index(6);
+    for (int i = 0; i < patches; ++i) {
+      RoomPatch p;
+      const float cu = static_cast<float>(rng.uniform(-0.1, 1.1)), cv = static_cast<float>(rng.uniform(-0.1, 1.1));
+      const float hu = static_cast<float>(rng.uniform(0.05, 0.5)), hv = static_cast<float>(rng.uniform(0.05, 0.5));
+      p.u0 = cu - hu;
+      p.u1 = cu + hu;
+      p.v0 = cv - hv;
+      p.v1 = cv + hv;
+      p.edge = static_cast<float>(rng.uniform(0.01, 0.08));
+      const bool bright = rng.chance(0.2);  // a window or a lamp
+      p.color = bright ? hsv_linear(static_cast<float>(rng.uniform(0.05, 0.6)), static_cast<float>(rng.uniform(0.0, 0.2)),
+                                    1.0f) * static_cast<float>(rng.uniform(1.2, 2.5))
+                       : hsv_linear(static_cast<float>(rng.uniform()), static_cast<float>(rng.uniform(0.0, 0.6)),
+                                    static_cast<float>(rng.uniform(0.1, 0.9)));
+      s.room.push_back(p);
+    }
+  }
 
   // The camera.
   s.exposure = static_cast<float>(rng.uniform(0.8, 1.2));
@@ -276,10 +376,13 @@ V3 shade_surface(const Scene& s, const ShadowMap& key_shadow, V3 p, V3 n, const 
   const float spec_norm = (s.shininess + 8.0f) / (8.0f * static_cast<float>(kPi));
   for (size_t i = 0; i < s.lights.size(); ++i) {
     const Light& l = s.lights[i];
-    const float n_dot_l = dot(n, l.dir);
+    const float n_dot_l_raw = dot(n, l.dir);
+    // Translucent plastic: light wraps past the terminator and shadows are lifted.
+    const float n_dot_l = s.wrap > 0 ? (n_dot_l_raw + s.wrap) / (1.0f + s.wrap) : n_dot_l_raw;
     if (n_dot_l <= 0) continue;
     float vis = 1.0f;
     if (i == 0) vis = key_shadow.visibility(p + n * (2.5f * key_shadow.texel), 1.0f, 1, 1.5f * key_shadow.texel);
+    if (s.wrap > 0) vis = 0.4f + 0.6f * vis;
     if (vis <= 0) continue;
     const V3 h = normalize(l.dir + to_eye);
     const float n_dot_h = std::max(dot(n, h), 0.0f);
@@ -287,6 +390,11 @@ V3 shade_surface(const Scene& s, const ShadowMap& key_shadow, V3 p, V3 n, const 
     const float lobe = spec_norm * std::pow(n_dot_h, s.shininess) * n_dot_l;
     const V3 fresnel{schlick(s.f0.x, v_dot_h), schlick(s.f0.y, v_dot_h), schlick(s.f0.z, v_dot_h)};
     color += (albedo * n_dot_l + fresnel * lobe) * l.color * vis;
+  }
+  if (s.glow > 0) {
+    V3 total;
+    for (const Light& l : s.lights) total += l.color;
+    color += albedo * total * (s.glow * 0.25f);
   }
   if (s.env_strength > 0) {
     const V3 reflected = n * (2.0f * dot(n, to_eye)) - to_eye;
@@ -296,8 +404,10 @@ V3 shade_surface(const Scene& s, const ShadowMap& key_shadow, V3 p, V3 n, const 
   return color;
 }
 
+// `pixel_angle`: the angle one output pixel subtends (1 / focal length in pixels), to filter
+// the mat's grid where it gets finer than the pixels (no moire).
 V3 shade_background(const Scene& s, const ShadowMap& key_shadow, const ShadowMap& top_shadow, const V3& eye,
-                    const V3& ray, float u01, float v01) {
+                    const V3& ray, float u01, float v01, float pixel_angle) {
   V3 backdrop;
   if (s.backdrop == Backdrop::kNoise) {
     const float t = fbm(V3{u01 * s.back_noise_scale, v01 * s.back_noise_scale, 0.5f}, s.noise_seed ^ 0xBAu, 4);
@@ -305,13 +415,44 @@ V3 shade_background(const Scene& s, const ShadowMap& key_shadow, const ShadowMap
   } else {
     backdrop = lerp(s.back_top, s.back_bottom, v01);
   }
-  if (s.backdrop != Backdrop::kGround || ray.z >= -1e-4f) return backdrop;
+  for (const RoomPatch& p : s.room) {
+    // Coverage with soft edges: out of focus, far behind the part.
+    auto ramp = [&](float d) { return std::clamp(0.5f + d / (2.0f * p.edge), 0.0f, 1.0f); };
+    const float w = ramp(u01 - p.u0) * ramp(p.u1 - u01) * ramp(v01 - p.v0) * ramp(p.v1 - v01);
+    backdrop = lerp(backdrop, p.color, w);
+  }
+  if (!s.ground || ray.z >= -1e-4f) return backdrop;
   const float t = (s.ground_z - eye.z) / ray.z;
   if (t <= 0) return backdrop;
   const V3 hit = eye + ray * t;
   // Table: albedo with a grain texture, lit by the lights (with the part's shadow) and sky.
-  const float grain = fbm(V3{hit.x * 3.0f, hit.y * 12.0f, 0.0f}, s.noise_seed ^ 0x7Au, 3) - 0.5f;
-  const V3 albedo = s.table * (1.0f + 2.0f * s.table_grain * grain);
+  const float ca = std::cos(s.wood_angle), sa = std::sin(s.wood_angle);
+  const float along = ca * hit.x + sa * hit.y, across = -sa * hit.x + ca * hit.y;
+  const float grain = fbm(V3{along * 3.0f, across * 12.0f, 0.0f}, s.noise_seed ^ 0x7Au, 3) - 0.5f;
+  V3 albedo = s.table * (1.0f + 2.0f * s.table_grain * grain);
+  if (s.backdrop == Backdrop::kMat) {
+    // Grid lines, every fifth one heavier.
+    const float cm = std::cos(s.mat_angle), sm = std::sin(s.mat_angle);
+    const float gx = (cm * hit.x + sm * hit.y) / s.mat_pitch + s.mat_offset.x;
+    const float gy = (-sm * hit.x + cm * hit.y) / s.mat_pitch + s.mat_offset.y;
+    auto line = [&](float c) {
+      const float d = std::fabs(c - std::round(c));
+      const bool major = static_cast<long>(std::lround(c)) % 5 == 0;
+      const float width = s.mat_line * (major ? 2.0f : 1.0f);
+      return std::clamp(1.0f - (d - 0.5f * width) / (0.5f * width), 0.0f, 1.0f);
+    };
+    // Grid cells per pixel on the table (slanted views stretch the footprint): below ~3 pixels
+    // a cell fades to the lines' mean coverage.
+    const float footprint = t * pixel_angle / std::max(-ray.z, 0.15f);
+    const float fade = std::clamp((s.mat_pitch / footprint - 3.0f) / 4.0f, 0.0f, 1.0f);
+    const float mean = 2.0f * 1.6f * s.mat_line;
+    const float cover = fade * std::max(line(gx), line(gy)) + (1.0f - fade) * mean;
+    albedo = lerp(albedo, s.mat_line_color, 0.8f * cover);
+  } else if (s.wood) {
+    // Rings: a sine across the grain, warped by the grain noise.
+    const float ring = 0.5f + 0.5f * std::sin(s.wood_freq * across + 6.0f * grain);
+    albedo *= 0.8f + 0.35f * ring;
+  }
   // Contact shadow: how much of the part lies straight above (a blurred top-down map).
   const float open_sky = top_shadow.visibility(hit, 6.0f, 2, 2.0f * top_shadow.texel);
   V3 light = s.sky * (0.35f + 0.65f * open_sky);
@@ -362,6 +503,41 @@ float soft_clip(float c) {
 
 }  // namespace
 
+const std::vector<std::string>& photo_material_families() {
+  static const std::vector<std::string> names(std::begin(kMaterialNames), std::end(kMaterialNames));
+  return names;
+}
+
+const std::vector<std::string>& photo_background_families() {
+  static const std::vector<std::string> names(std::begin(kBackdropNames), std::end(kBackdropNames));
+  return names;
+}
+
+Status validate_photo_options(const PhotoOptions& o) {
+  auto bad = [](const std::string& why) { return Status::fail(ErrorCode::kInvalidArgument, "photo options: " + why); };
+  const auto& materials = photo_material_families();
+  const auto& backgrounds = photo_background_families();
+  int materials_left = static_cast<int>(materials.size()), backgrounds_left = static_cast<int>(backgrounds.size());
+  std::vector<std::string> seen;
+  for (const std::string& name : o.exclude) {
+    if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+    seen.push_back(name);
+    if (std::find(materials.begin(), materials.end(), name) != materials.end()) --materials_left;
+    else if (std::find(backgrounds.begin(), backgrounds.end(), name) != backgrounds.end()) --backgrounds_left;
+    else return bad("unknown style family '" + name + "' (materials: matte, glossy, metal, translucent; "
+                    "backgrounds: gradient, noise, table, mat, room)");
+  }
+  if (materials_left == 0) return bad("every material family is excluded");
+  if (backgrounds_left == 0) return bad("every background family is excluded");
+  if (o.supersample < 1 || o.supersample > 4) return bad("supersample must be in 1..4");
+  if (o.jpeg_quality_min < 1 || o.jpeg_quality_max > 100 || o.jpeg_quality_min > o.jpeg_quality_max)
+    return bad("JPEG quality range must lie in 1..100");
+  if (!(o.ground_probability >= 0 && o.ground_probability <= 1) ||
+      !(o.colored_light_probability >= 0 && o.colored_light_probability <= 1))
+    return bad("probabilities must lie in [0, 1]");
+  return {};
+}
+
 nlohmann::json PhotoInfo::to_json() const {
   return {{"material", material},
           {"background", background},
@@ -383,7 +559,7 @@ std::vector<uint8_t> render_photo(const Mesh& mesh, const Camera& camera, const 
   Rasterizer raster;
   ShadowMap key_shadow, top_shadow;
   key_shadow.build(raster, mesh, s.lights[0].dir, o.shadow_map_size);
-  if (s.backdrop == Backdrop::kGround) top_shadow.build(raster, mesh, V3{0, 0, 1}, 96);
+  if (s.ground) top_shadow.build(raster, mesh, V3{0, 0, 1}, 96);
 
   const int ss = std::max(1, o.supersample);
   const Camera big = camera.scaled(ss);
@@ -420,7 +596,7 @@ std::vector<uint8_t> render_photo(const Mesh& mesh, const Camera& camera, const 
       if (misses > 0) {
         const V3 ray_cam{(x + 0.5f - camera.cx) / camera.fx, (y + 0.5f - camera.cy) / camera.fy, 1.0f};
         acc += shade_background(s, key_shadow, top_shadow, eye, normalize(to_world * ray_cam), (x + 0.5f) / w,
-                                (y + 0.5f) / h) * static_cast<float>(misses);
+                                (y + 0.5f) / h, 1.0f / camera.fx) * static_cast<float>(misses);
       }
       img[static_cast<size_t>(y) * w + x] = acc * inv;
     }
@@ -446,8 +622,8 @@ std::vector<uint8_t> render_photo(const Mesh& mesh, const Camera& camera, const 
   if (jpeg) out = std::move(jpeg.value());  // encoding our own valid image cannot fail in practice
 
   if (info) {
-    info->material = s.material == Material::kMatte ? "matte" : (s.material == Material::kGlossy ? "glossy" : "metal");
-    info->background = s.backdrop == Backdrop::kGround ? "ground" : (s.backdrop == Backdrop::kNoise ? "noise" : "gradient");
+    info->material = kMaterialNames[static_cast<int>(s.material)];
+    info->background = kBackdropNames[static_cast<int>(s.backdrop)];
     const V3 base = s.material == Material::kMetal ? s.f0 : s.albedo;
     info->base_color[0] = base.x;
     info->base_color[1] = base.y;

@@ -54,12 +54,10 @@ Status validate(const RenderOptions& o) {
   if (o.views_per_set < 1 || o.views_per_set > 64) return bad("--views must be in 1..64");
   if (o.size < 8 || o.size > 4096) return bad("--size must be in 8..4096");
   if (!(o.depth || o.normal || o.mask || o.rgb)) return bad("no modality selected");
-  if (o.photo.supersample < 1 || o.photo.supersample > 4) return bad("photo supersample must be in 1..4");
-  if (o.photo.jpeg_quality_min < 1 || o.photo.jpeg_quality_max > 100 ||
-      o.photo.jpeg_quality_min > o.photo.jpeg_quality_max)
-    return bad("JPEG quality range must be within 1..100");
+  if (auto photo = validate_photo_options(o.photo); !photo) return photo;
   if (!(o.camera.distance > 1.0f)) return bad("camera distance must exceed the unit sphere radius (1)");
   if (!(o.camera.fov_deg > 1.0f && o.camera.fov_deg < 170.0f)) return bad("camera FOV must be in (1, 170) degrees");
+  if (!(o.camera.fov_max_deg < 170.0f)) return bad("camera FOV must be in (1, 170) degrees");
   return {};
 }
 

@@ -6,6 +6,8 @@
 #include <torch/torch.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 
 #include "data/generator.h"
 #include "learn/estimator.h"
@@ -105,7 +107,13 @@ TEST(Estimator, SaveLoadRoundTripAndPhotoEstimator) {
 
 TEST(Estimator, TinyNetworkOverfitsRenderedViews) {
   std::vector<CadModel> models = {generate_model(GeneratorOptions{}, 11)};
-  const auto samples = render_estimator_samples(models, 4, 32, 3, 1, false);
+  EstimatorDataOptions data;
+  data.views_per_model = 4;
+  data.image_size = 32;
+  data.seed = 3;
+  data.threads = 1;
+  data.progress = false;
+  const auto samples = render_estimator_samples(models, data);
   ASSERT_EQ(samples.size(), 4u);
   std::vector<const EstimatorSample*> all;
   for (const auto& s : samples) all.push_back(&s);
@@ -136,6 +144,103 @@ TEST(Estimator, TinyNetworkOverfitsRenderedViews) {
   EXPECT_LT(last, 0.4 * first) << "first " << first << " last " << last;
   const auto m = evaluate_estimator(net, samples);
   EXPECT_GT(m.mask_iou, 0.8);
+}
+
+TEST(Estimator, ExcludedStyleFamiliesAreNeverRenderedAndAreReportedApart) {
+  EstimatorDataOptions data;
+  data.generated_models = 3;
+  data.views_per_model = 8;
+  data.image_size = 32;
+  data.threads = 1;
+  data.progress = false;
+  data.exclude_families = {"metal", "mat", "room"};
+  data.fov_max_deg = 80.0f;
+  auto samples = make_estimator_samples(data);
+  ASSERT_TRUE(samples.ok()) << samples.error().message;
+  ASSERT_EQ(samples->size(), 24u);
+  for (const auto& s : *samples) {
+    EXPECT_NE(s.material, "metal");
+    EXPECT_NE(s.background, "mat");
+    EXPECT_NE(s.background, "room");
+    EXPECT_FALSE(s.material.empty());
+  }
+  data.exclude_families = {"chrome"};
+  auto bad = make_estimator_samples(data);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.error().message.find("chrome"), std::string::npos);
+
+  // Per-family figures: every sample counts once per material and once per background.
+  torch::manual_seed(0);
+  EstimatorOptions o;
+  o.image_size = 16;
+  o.base_channels = 4;
+  o.levels = 2;
+  DepthNormalEstimator net(o);
+  const auto by_family = evaluate_estimator_by_family(net, *samples);
+  int64_t materials = 0, backgrounds = 0;
+  for (const auto& [family, m] : by_family) {
+    (family.rfind("material/", 0) == 0 ? materials : backgrounds) += m.images;
+    EXPECT_GE(m.mask_iou, 0.0);
+    EXPECT_LE(m.mask_iou, 1.0);
+  }
+  EXPECT_EQ(materials, 24);
+  EXPECT_EQ(backgrounds, 24);
+}
+
+// A run stopped at step 3 and resumed ends with exactly the weights of an uninterrupted run
+// (optimizer state, step and the data-order RNG all come back from checkpoint.pt).
+TEST(Estimator, ResumedTrainingMatchesAnUninterruptedRun) {
+  TempDir tmp;
+  EstimatorConfig c;
+  c.model.image_size = 16;
+  c.model.base_channels = 4;
+  c.model.levels = 2;
+  c.data.generated_models = 2;
+  c.data.views_per_model = 4;
+  c.data.threads = 1;
+  c.validation.generated_models = 1;
+  c.validation.views_per_model = 4;
+  c.validation.seed = 99;
+  c.validation.threads = 1;
+  c.train.batch_size = 4;
+  c.train.steps = 6;
+  c.train.warmup_steps = 2;
+  c.train.log_every = 1;
+  torch::set_num_threads(1);
+  const std::string whole = tmp / "whole", split = tmp / "split";
+  auto a = train_estimator(c, whole, 5, false);
+  ASSERT_TRUE(a.ok()) << a.error().message;
+  EXPECT_EQ(a->steps, 6);
+
+  EstimatorConfig first = c;
+  first.train.stop_after = 3;
+  auto b1 = train_estimator(first, split, 5, false);
+  ASSERT_TRUE(b1.ok()) << b1.error().message;
+  EXPECT_EQ(b1->steps, 3);
+  ASSERT_TRUE(std::filesystem::exists(split + "/checkpoint.pt"));
+  auto b2 = train_estimator(c, split, 5, false, /*resume=*/true);
+  ASSERT_TRUE(b2.ok()) << b2.error().message;
+  EXPECT_EQ(b2->resumed_from, 3);
+  EXPECT_EQ(b2->steps, 6);
+
+  auto wa = load_estimator(whole + "/estimator.pt");
+  auto wb = load_estimator(split + "/estimator.pt");
+  ASSERT_TRUE(wa.ok() && wb.ok());
+  const auto pa = (*wa)->parameters(), pb = (*wb)->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  // The log has one row per step, none repeated by the resumed sitting.
+  std::ifstream log(split + "/log.csv");
+  std::string line;
+  int rows = -1;  // header
+  while (std::getline(log, line)) ++rows;
+  EXPECT_EQ(rows, 6);
+  EXPECT_DOUBLE_EQ(a->final_loss, b2->final_loss);
+
+  // Resuming where there is no checkpoint is a clear error.
+  auto none = train_estimator(c, tmp / "none", 5, false, true);
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.error().message.find("checkpoint"), std::string::npos);
 }
 
 }  // namespace

@@ -37,16 +37,74 @@ TEST(Photo, ScenesVaryAcrossSeeds) {
   const Camera cam = look_at_camera(40, 30, 3, 45, 48);
   std::set<std::string> materials, backgrounds;
   std::set<int> light_counts;
-  for (uint64_t seed = 0; seed < 40; ++seed) {
+  for (uint64_t seed = 0; seed < 80; ++seed) {
     PhotoInfo info;
     render_photo(part, cam, PhotoOptions{}, seed, &info);
     materials.insert(info.material);
     backgrounds.insert(info.background);
     light_counts.insert(info.lights);
   }
-  EXPECT_EQ(materials.size(), 3u);
-  EXPECT_EQ(backgrounds.size(), 3u);
+  EXPECT_EQ(materials.size(), photo_material_families().size());
+  EXPECT_EQ(backgrounds.size(), photo_background_families().size());
   EXPECT_EQ(light_counts.size(), 3u);
+}
+
+TEST(Photo, ExcludedFamiliesAreNeverDrawnAndBadNamesAreRefused) {
+  const Mesh part = unit_part();
+  const Camera above = look_at_camera(40, 30, 3, 45, 32);
+  PhotoOptions o;
+  o.exclude = {"metal", "translucent", "table", "room"};
+  ASSERT_TRUE(validate_photo_options(o).ok());
+  std::set<std::string> materials, backgrounds;
+  for (uint64_t seed = 0; seed < 60; ++seed) {
+    PhotoInfo info;
+    render_photo(part, above, o, seed, &info);
+    materials.insert(info.material);
+    backgrounds.insert(info.background);
+  }
+  EXPECT_EQ(materials, (std::set<std::string>{"matte", "glossy"}));
+  EXPECT_EQ(backgrounds, (std::set<std::string>{"gradient", "noise", "mat"}));
+
+  // From below the table only backdrops are possible; with all of them excluded, a gradient.
+  const Camera below = look_at_camera(40, -30, 3, 45, 32);
+  o.exclude = {"gradient", "noise", "room"};
+  for (uint64_t seed = 0; seed < 10; ++seed) {
+    PhotoInfo info;
+    render_photo(part, below, o, seed, &info);
+    EXPECT_EQ(info.background, "gradient");
+  }
+
+  o.exclude = {"plasma"};
+  auto unknown = validate_photo_options(o);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.error().message.find("plasma"), std::string::npos);
+  o.exclude = {"matte", "glossy", "metal", "translucent"};
+  EXPECT_FALSE(validate_photo_options(o).ok());
+  o.exclude = photo_background_families();
+  EXPECT_FALSE(validate_photo_options(o).ok());
+  RenderOptions r;
+  r.rgb = true;
+  r.photo.exclude = {"plasma"};
+  EXPECT_FALSE(validate(r).ok());
+}
+
+TEST(Photo, ZoomVarietyShrinksAndMovesThePartOnlyWhenAsked) {
+  CameraOptions fixed;
+  const auto a = sample_cameras(fixed, 2, 4, 64, 9);
+  CameraOptions zoom = fixed;
+  zoom.fov_max_deg = 85.0f;
+  const auto b = sample_cameras(zoom, 2, 4, 64, 9);
+  ASSERT_EQ(a.size(), b.size());
+  bool wider = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_FLOAT_EQ(a[i].fov_deg, 45.0f);
+    EXPECT_GE(b[i].fov_deg, 45.0f);
+    EXPECT_LE(b[i].fov_deg, 85.0f);
+    wider |= b[i].fov_deg > 60.0f;
+    // Same azimuth and elevation with or without zoom variety.
+    EXPECT_FLOAT_EQ(a[i].azimuth_deg, b[i].azimuth_deg);
+  }
+  EXPECT_TRUE(wider);
 }
 
 TEST(Photo, PartIsLitAndShowsShading) {

@@ -19,10 +19,10 @@ struct TrainEstimatorOptions {
   std::string out, config, data;
   uint64_t seed = 1;
   int threads = 2;
-  int64_t steps = 0;
+  int64_t steps = 0, stop_after = 0;
   double minutes = 0;
   int64_t generated = -1, f360 = -1, val = -1;
-  bool force = false, quiet = false;
+  bool force = false, quiet = false, resume = false;
 };
 
 int run(const TrainEstimatorOptions& o) {
@@ -30,17 +30,22 @@ int run(const TrainEstimatorOptions& o) {
   learn::ensure_omp_proc_bind(saved_argc(), saved_argv());
   torch::set_num_threads(std::max(1, o.threads));
   learn::EstimatorConfig config = learn::small_estimator_config();
-  if (!o.config.empty()) {
-    auto text = read_file(o.config);
+  // A resumed run keeps the config it started with (RUN/config.json); the overrides below
+  // still apply (e.g. a longer --minutes budget for this sitting).
+  const std::string config_path = o.resume ? o.out + "/config.json" : o.config;
+  if (o.resume && !o.config.empty()) std::fprintf(stderr, "train-estimator: --resume uses %s; --config is ignored\n", config_path.c_str());
+  if (!config_path.empty()) {
+    auto text = read_file(config_path);
     if (!text) return fail(name, text.error().message);
     auto j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_discarded()) return fail(name, o.config + ": not JSON");
-    auto parsed = learn::parse_estimator_config(j, o.config);
+    if (j.is_discarded()) return fail(name, config_path + ": not JSON");
+    auto parsed = learn::parse_estimator_config(j, config_path);
     if (!parsed) return fail(name, parsed.error().message);
     config = *parsed;
   }
   if (o.steps > 0) config.train.steps = o.steps;
   if (o.minutes > 0) config.train.max_minutes = o.minutes;
+  if (o.stop_after > 0) config.train.stop_after = o.stop_after;
   if (o.generated >= 0) config.data.generated_models = o.generated;
   if (o.f360 >= 0) config.data.f360_models = o.f360;
   if (o.val >= 0) config.validation.f360_models = o.val;
@@ -55,19 +60,27 @@ int run(const TrainEstimatorOptions& o) {
   }
   config.data.f360_dir = config.validation.f360_dir = f360;
   config.data.threads = config.validation.threads = std::max(1, o.threads);
-  if (std::filesystem::exists(o.out + "/estimator.pt") && !o.force)
-    return fail(name, o.out + ": already holds estimator.pt (use --force to train again)");
+  if (!o.resume && !o.force &&
+      (std::filesystem::exists(o.out + "/estimator.pt") || std::filesystem::exists(o.out + "/checkpoint.pt")))
+    return fail(name, o.out + ": already holds a run (--resume continues it, --force trains again from scratch)");
+  if (o.resume && !std::filesystem::exists(o.out + "/checkpoint.pt"))
+    return fail(name, o.out + ": no checkpoint.pt to resume from");
   std::error_code ec;
   std::filesystem::create_directories(o.out, ec);
   auto run_info = make_run_info(saved_argc(), saved_argv());
-  if (auto s = write_file_atomically(o.out + "/run.json", run_info.dump(2) + "\n"); !s) return fail(name, s.error().message);
-  auto summary = learn::train_estimator(config, o.out, o.seed, !o.quiet);
+  run_info["resumed"] = o.resume;
+  if (auto s = write_file_atomically(o.out + (o.resume ? "/run_resumed.json" : "/run.json"), run_info.dump(2) + "\n"); !s)
+    return fail(name, s.error().message);
+  auto summary = learn::train_estimator(config, o.out, o.seed, !o.quiet, o.resume);
   if (!summary) return fail(name, summary.error().message);
   std::printf("trained %lld steps in %.0f s on %lld views (rendering took %.0f s)\n", static_cast<long long>(summary->steps),
               summary->seconds, static_cast<long long>(summary->train_samples), summary->render_seconds);
   std::printf("held-out (%lld views): depth AbsRel %.4f (scale+shift aligned), normal angle %.2f deg, mask IoU %.4f\n",
               static_cast<long long>(summary->val.images), summary->val.depth_abs_rel, summary->val.normal_angle_deg,
               summary->val.mask_iou);
+  for (const auto& [family, m] : summary->val_by_family)
+    std::printf("  %-22s %4lld views: depth AbsRel %.4f, normal %.2f deg, mask IoU %.4f\n", family.c_str(),
+                static_cast<long long>(m.images), m.depth_abs_rel, m.normal_angle_deg, m.mask_iou);
   return 0;
 }
 
@@ -77,13 +90,15 @@ CommandRegistration reg("train-estimator", "Train the photo -> depth/normal/mask
   app.add_option("--config", o->config, "JSON config (default: the built-in small config)");
   app.add_option("--data", o->data, "Shared data root with f360/ (F360 train models for training, val for figures)");
   app.add_option("--steps", o->steps, "Override train.steps");
-  app.add_option("--minutes", o->minutes, "Stop training after this many minutes (the model is saved)");
+  app.add_option("--minutes", o->minutes, "Stop this sitting after this many minutes (checkpoint + model saved)");
+  app.add_option("--stop-after", o->stop_after, "Stop this sitting after this many steps (checkpoint + model saved)");
   app.add_option("--generated", o->generated, "Override data.generated_models");
   app.add_option("--f360", o->f360, "Override data.f360_models");
   app.add_option("--val", o->val, "Override validation.f360_models");
   app.add_option("--seed", o->seed, "Seed")->capture_default_str();
   app.add_option("--threads", o->threads, "CPU threads")->capture_default_str();
   app.add_flag("--force", o->force, "Overwrite a finished run");
+  app.add_flag("--resume", o->resume, "Continue the run in -o from its checkpoint.pt (with its config.json)");
   app.add_flag("-q,--quiet", o->quiet, "No progress bars");
   return [o]() { return run(*o); };
 });
