@@ -20,7 +20,12 @@ void from_json(const nlohmann::json& j, EstimatorOptions& o) {
 }
 
 namespace {
-int64_t groups_for(int64_t channels) { return std::min<int64_t>(8, channels); }
+// GroupNorm groups: the largest divisor of `channels` up to 8 (any width works).
+int64_t groups_for(int64_t channels) {
+  for (int64_t g = std::min<int64_t>(8, channels); g > 1; --g)
+    if (channels % g == 0) return g;
+  return 1;
+}
 }  // namespace
 
 ConvBlockImpl::ConvBlockImpl(int64_t in_channels, int64_t out_channels) {

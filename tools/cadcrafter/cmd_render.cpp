@@ -31,8 +31,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct RenderCliOptions {
-  std::string file, output, shape, modalities = "depth,normal,mask,rgb";
+  std::string file, output, shape, modalities = "depth,normal,mask,rgb", exclude_styles;
   int sets = 8, views = 4, size = 128;
+  float fov_max = 0.0f;
   uint64_t seed = 0;
   int threads = default_threads();
   bool force = false, no_jitter = false, quiet = false;
@@ -111,6 +112,15 @@ int run_render(const RenderCliOptions& o) {
     r.camera.roll_jitter_deg = 4.0f;
     r.camera.target_jitter = 0.05f;
   }
+  if (o.fov_max > 0) {  // casual framing: zoom variety, the part off centre
+    r.camera.fov_max_deg = o.fov_max;
+    if (!o.no_jitter) r.camera.target_jitter = 0.25f;
+  }
+  for (size_t start = 0; start < o.exclude_styles.size();) {
+    const size_t comma = std::min(o.exclude_styles.find(',', start), o.exclude_styles.size());
+    if (comma > start) r.photo.exclude.push_back(o.exclude_styles.substr(start, comma - start));
+    start = comma + 1;
+  }
   if (Status s = validate(r); !s) return fail(cmd, s.error().message);
 
   std::error_code ec;
@@ -144,7 +154,7 @@ int run_render(const RenderCliOptions& o) {
   run["seed"] = o.seed;
   run["threads"] = o.threads;
   run["options"] = {{"sets", o.sets}, {"views", o.views}, {"size", o.size}, {"modalities", o.modalities},
-                    {"camera_jitter", r.camera.target_jitter > 0}, {"deflection", o.deflection}};
+                    {"camera_jitter", r.camera.target_jitter > 0}, {"fov_max_deg", r.camera.fov_max_deg}, {"exclude_styles", r.photo.exclude}, {"deflection", o.deflection}};
   run["source"] = source;
   run["timing_ms"] = {{"load_compile_tessellate", ms(t0, t_mesh)}, {"render", ms(t_mesh, t_render)},
                       {"total", ms(t0, std::chrono::steady_clock::now())}};
@@ -171,6 +181,11 @@ CommandRegistration reg(
       app.add_option("--shape", o->shape, "Render a built-in mesh instead of FILE: demo, box, cylinder");
       app.add_option("--deflection", o->deflection, "Tessellation chordal deviation, fraction of the bbox diagonal")
           ->capture_default_str();
+      app.add_option("--fov-max", o->fov_max,
+                     "Zoom variety: each view's field of view drawn in [45, DEG], the part off centre (rgb photos)");
+      app.add_option("--exclude-styles", o->exclude_styles,
+                     "Comma-separated photo style families never drawn (matte, glossy, metal, translucent, "
+                     "gradient, noise, table, mat, room)");
       app.add_flag("--no-jitter", o->no_jitter, "Keep cameras aimed exactly at the centre even with rgb");
       app.add_flag("--force", o->force, "Overwrite the render files of a non-empty output directory");
       app.add_flag("-q,--quiet", o->quiet, "No progress bar or summary");
