@@ -55,6 +55,7 @@ struct Evaluated {
   Mesh mesh;
   Agreement agreement;
   int turns = 0;  // quarter turns applied to face the first view (face_first_view)
+  double scale = 0;  // factor applied to reach the part size (scale_to_size); 0 = not scaled
 };
 
 std::string two_digits(int n) {
@@ -87,6 +88,10 @@ Image8 make_preview(const std::vector<ViewMaps>& views, const Evaluated& e, int 
   return sheet;
 }
 
+double longest_side(const BoundingBox& b) {
+  return std::max({b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z});
+}
+
 nlohmann::json report_json(const Evaluated& e, int rank) {
   nlohmann::json views = nlohmann::json::array();
   for (const auto& v : e.agreement.views)
@@ -101,6 +106,9 @@ nlohmann::json report_json(const Evaluated& e, int rank) {
           {"reason", e.check.reason},
           {"volume", e.check.volume},
           {"area", e.check.area},
+          {"length_unit", unit_symbol(e.proposal.model.unit)},
+          {"scale", e.scale},
+          {"longest_side", longest_side(e.check.bbox)},
           {"score", e.agreement.score},
           {"views", views},
           {"check_ms", e.check.ms}};
@@ -139,9 +147,16 @@ Status write_candidate(const std::string& dir, const std::vector<ViewMaps>& view
   return write_file_atomically(dir + "/report.json", report.dump(2) + "\n");
 }
 
-std::string index_markdown(const ReconstructSummary& summary, const nlohmann::json& source) {
+std::string index_markdown(const ReconstructSummary& summary, const nlohmann::json& source, const Length& size) {
   std::ostringstream md;
   md << "# Reconstruction\n\n";
+  char scale[512];
+  std::snprintf(scale, sizeof scale,
+                "Scale: photos carry no scale, so each candidate is scaled until the longest side of its bounding box "
+                "is **%s** (%.6g mm; `--size` sets it). model.step and model.stl are in millimetres, model.glb in "
+                "metres; volumes below are in mm\u00b3.\n\n",
+                format_length(size).c_str(), size.millimetres());
+  md << scale;
   md << "Candidate source: **" << summary.source << "**";
   if (source.contains("note")) md << " - " << source["note"].get<std::string>();
   md << "\n\n" << summary.valid_proposals << " of " << summary.proposals
@@ -149,7 +164,7 @@ std::string index_markdown(const ReconstructSummary& summary, const nlohmann::js
   if (summary.fallback_proposals > 0)
     md << "The learned model gave fewer valid solids than asked for, so " << summary.fallback_proposals
        << " proposals of the procedural-part search were added (origin \"fallback\").\n\n";
-  md << "| rank | folder | valid | score | mask IoU | normal agreement | volume | origin |\n";
+  md << "| rank | folder | valid | score | mask IoU | normal agreement | volume (mm\u00b3) | origin |\n";
   md << "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const auto& c : summary.ranking) {
     char line[512];
@@ -201,6 +216,9 @@ Status validate_params(const ReconstructParams& p) {
   if (p.threads < 1 || p.threads > 256) return invalid("--threads must be in 1..256");
   if (p.candidates != "auto" && p.candidates != "retrieval" && p.candidates != "diffusion" && p.candidates != "procedural")
     return invalid("--candidates " + p.candidates + ": use auto, retrieval, diffusion or procedural");
+  const double size_mm = p.size.millimetres();
+  if (!(size_mm >= kMinPartSizeMm && size_mm <= kMaxPartSizeMm))
+    return invalid("--size " + format_length(p.size) + ": give the part's longest side between 0.01 mm and 100 m");
   if (p.device != "cpu")
     return invalid("--device " + p.device + ": this pipeline's learned parts (the estimator) run on the CPU only; use --device cpu");
   std::error_code ec;
@@ -338,9 +356,17 @@ void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewM
 }
 
 // Stage 6 (write): inputs/, candidate_NN/ and index.json/md into `scratch`; fills summary.ranking.
+// How the part size is recorded in index.json and run.json.
+nlohmann::json size_json(const Length& size) {
+  return {{"text", format_length(size)},
+          {"mm", size.millimetres()},
+          {"meaning", "longest side of each candidate's bounding box"},
+          {"file_units", {{"model.step", "mm"}, {"model.stl", "mm"}, {"model.glb", "m"}, {"sequence.json", "mm"}}}};
+}
+
 Status write_result(const std::string& scratch, const std::vector<ViewMaps>& views, const std::vector<Evaluated>& evaluated,
-                    const std::vector<size_t>& order, const nlohmann::json& source_json, uint64_t seed, const Report& report,
-                    ReconstructSummary& summary) {
+                    const std::vector<size_t>& order, const nlohmann::json& source_json, uint64_t seed, const Length& size,
+                    const Report& report, ReconstructSummary& summary) {
   std::error_code ec;
   fs::remove_all(scratch, ec);
   fs::create_directories(scratch, ec);
@@ -358,6 +384,7 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
     c.valid = e.check.valid;
     c.reason = e.check.reason;
     c.volume = e.check.volume;
+    c.scale = e.scale;
     c.score = e.agreement.score;
     for (const auto& v : e.agreement.views) {
       c.mask_iou += v.mask_iou / static_cast<double>(e.agreement.views.size());
@@ -374,7 +401,8 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
                        {"score", c.score},
                        {"mask_iou", c.mask_iou},
                        {"normal_agreement", c.normal_agreement},
-                       {"volume", c.volume}});
+                       {"volume", c.volume},
+                       {"scale", c.scale}});
     summary.ranking.push_back(c);
   }
   nlohmann::json index = {{"source", source_json},
@@ -383,9 +411,10 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
                           {"valid_proposals", summary.valid_proposals},
                           {"top_source", order.empty() ? "" : proposal_source(evaluated[order.front()].proposal)},
                           {"seed", seed},
+                          {"size", size_json(size)},
                           {"ranking", ranking}};
   if (auto s = write_file_atomically(scratch + "/index.json", index.dump(2) + "\n"); !s) return s;
-  return write_file_atomically(scratch + "/index.md", index_markdown(summary, source_json));
+  return write_file_atomically(scratch + "/index.md", index_markdown(summary, source_json, size));
 }
 
 Status write_run_json(const std::string& scratch, const ReconstructParams& params, const std::string& weights_dir,
@@ -401,6 +430,7 @@ Status write_run_json(const std::string& scratch, const ReconstructParams& param
                     {"device", params.device},
                     {"threads", params.threads},
                     {"inputs", params.input_kind == InputKind::kPhoto ? "photo" : "depth-normal"},
+                    {"size", size_json(params.size)},
                     {"weights_dir", weights_dir}};
   run["weights"] = inputs.weights;
   run["candidate_source"] = source_json;
@@ -464,6 +494,29 @@ void face_first_view(Evaluated& e) {
   for (auto& v : e.agreement.views) v.azimuth_deg = std::fmod(v.azimuth_deg - 90.0f * static_cast<float>(k) + 720.0f, 360.0f);
 }
 
+// Stage 5b (real size): photos carry no scale, so the model (in the generator's normalised
+// units) is scaled until its bounding box's longest side is `size_mm` and written in millimetres.
+// The scaled model is checked again: its solid is what gets exported, and sequence.json and
+// model.py carry the same numbers. The mesh (previews only) is scale-free and kept.
+void scale_to_size(Evaluated& e, double size_mm) {
+  if (!e.check.valid) return;
+  const double side = longest_side(e.check.bbox) * millimetres_per_unit(e.proposal.model.unit);
+  if (!(side > 0)) return;
+  const double factor = size_mm / side * millimetres_per_unit(e.proposal.model.unit);
+  CadModel scaled = scale_model(e.proposal.model, factor, LengthUnit::kMillimetre);
+  CheckOptions check;
+  check.keep_solid = true;
+  CheckResult again = check_model(scaled, check);
+  if (!again.valid) {
+    char what[96];
+    std::snprintf(what, sizeof what, "scaled to a longest side of %g mm: ", size_mm);
+    again.reason = what + again.reason;
+  }
+  e.proposal.model = std::move(scaled);
+  e.check = std::move(again);
+  e.scale = factor;
+}
+
 }  // namespace
 
 Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const ReconstructProgress& progress) {
@@ -524,6 +577,11 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   parallel_for(static_cast<int64_t>(order.size()), params.threads,
                [&](int64_t r, int) { face_first_view(evaluated[order[static_cast<size_t>(r)]]); });
   timings["face_first_view"] = seconds_since(t);
+  t = Clock::now();
+  const double size_mm = params.size.millimetres();
+  parallel_for(static_cast<int64_t>(order.size()), params.threads,
+               [&](int64_t r, int) { scale_to_size(evaluated[order[static_cast<size_t>(r)]], size_mm); });
+  timings["scale_to_size"] = seconds_since(t);
 
   // 6. Write into a scratch folder, then move it into place.
   t = Clock::now();
@@ -534,7 +592,8 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
     fs::remove_all(scratch, ignored);
     return Result<ReconstructSummary>(error);
   };
-  if (auto s = write_result(scratch, views, evaluated, order, source_json, params.seed, report, summary); !s) return abandon(s.error());
+  if (auto s = write_result(scratch, views, evaluated, order, source_json, params.seed, params.size, report, summary); !s)
+    return abandon(s.error());
   timings["write"] = seconds_since(t);
   timings["total"] = seconds_since(t_start);
   summary.timings = timings;

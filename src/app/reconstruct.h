@@ -9,13 +9,19 @@
 //   -> kernel check of each (valid solid or a reason) -> agreement of each valid candidate's
 //   renders with the input maps over a pose search (agreement.h)
 //   -> rank: valid first, then agreement score, then proposal order
-//   -> the best `samples` candidates are written.
+//   -> the best `samples` candidates, turned to face the first photo and scaled to `size`
+//   (photos carry no scale: the longest side of each candidate's bounding box is made `size`,
+//   100 mm unless given), are written in millimetres.
+//
+// Units of the files: model.step declares millimetres, model.stl is in millimetres, model.glb
+// in metres (glTF), sequence.json says "length_unit": "mm"; sequence.h5 is DeepCAD's
+// normalised vector (no unit).
 //
 // Output folder (written into "<out>.partial.<pid>" and renamed at the end, so a failed run
 // never leaves a partial result; an existing folder is replaced only with `force`):
-//   run.json     inputs, options, seed, weights (path + sha256), versions, timings
+//   run.json     inputs, options (with the size), seed, weights (path + sha256), versions, timings
 //   index.json   the ranking (no timings: the same seed gives the same file)
-//   index.md     the ranking for people
+//   index.md     the ranking for people, and the scale used
 //   inputs/      per view: the framed photo, estimated normals and mask (PNG)
 //   candidate_NN/  (NN = rank, from 01)
 //     model.step model.glb model.stl  (valid candidates only)
@@ -32,11 +38,16 @@
 #include <nlohmann/json.hpp>
 
 #include "app/photo_input.h"
+#include "cad/units.h"
 #include "util/status.h"
 
 namespace cadcrafter::app {
 
 enum class InputKind { kPhoto, kDepthNormal };
+
+// 100 mm: the longest side of a reconstructed part when no --size is given.
+inline Length default_part_size() { return Length{100.0, LengthUnit::kMillimetre}; }
+inline constexpr double kMinPartSizeMm = 0.01, kMaxPartSizeMm = 100000.0;  // --size range: 0.01 mm .. 100 m
 
 struct ReconstructParams {
   std::vector<std::string> inputs;  // 1 to 4 files
@@ -48,6 +59,8 @@ struct ReconstructParams {
   std::string device = "cpu";
   int threads = 2;
   InputKind input_kind = InputKind::kPhoto;
+  // The real size of the part: its longest bounding-box side (`--size 40mm`, `4cm`, `1.5in`).
+  Length size = default_part_size();
   bool force = false;
   std::string weights_dir;          // "" = default_weights_dir()
   // Where candidates come from: "retrieval" (<weights>/retrieval, nearest known parts by image
@@ -69,7 +82,8 @@ struct CandidateSummary {
   std::string origin;
   bool valid = false;
   std::string reason;         // why not valid
-  double volume = 0, score = 0, mask_iou = 0, normal_agreement = 0;
+  double volume = 0, score = 0, mask_iou = 0, normal_agreement = 0;  // volume in mm^3 (after scaling)
+  double scale = 0;           // model units -> mm factor applied to reach the size (0: not scaled)
 };
 
 struct ReconstructSummary {

@@ -1,4 +1,5 @@
 #include "cad/build123d_script.h"
+#include "cad/units.h"
 
 #include <algorithm>
 #include <cmath>
@@ -78,6 +79,11 @@ std::string to_build123d_script(const CadModel& model) {
   py << "# " << (model.id.empty() ? "CAD model" : model.id) << ": " << model.extrudes.size()
      << " sketch-and-extrude steps, written by cadcrafter.\n";
   py << "# Needs build123d (pip install build123d). Sketch coordinates are local to each plane.\n";
+  if (model.unit == LengthUnit::kMillimetre)
+    py << "# Lengths are in mm (build123d's unit).\n";
+  else
+    py << "# Lengths are in " << unit_symbol(model.unit) << " (x " << num(millimetres_per_unit(model.unit))
+       << " = mm; build123d works in mm).\n";
   py << "from build123d import *\n\n";
 
   for (size_t i = 0; i < model.extrudes.size(); ++i) {

@@ -1,4 +1,5 @@
 #include "cad/cad_json.h"
+#include "cad/units.h"
 
 #include <cmath>
 #include <filesystem>
@@ -187,6 +188,16 @@ CadModel read_model(const json& root) {
   const json& box = member(member(root, "properties", "(root)"), "bounding_box", "properties");
   model.bbox.min = point3(box, "min_point", "properties.bounding_box");
   model.bbox.max = point3(box, "max_point", "properties.bounding_box");
+  // Our own key (DeepCAD's reader ignores it); files without it are F360 data, in centimetres.
+  model.unit = LengthUnit::kCentimetre;
+  const json& properties = member(root, "properties", "(root)");
+  if (properties.contains("length_unit")) {
+    const json& u = properties["length_unit"];
+    if (!u.is_string()) throw ReadError(ErrorCode::kParse, "properties.length_unit", "expected a string");
+    auto unit = parse_length_unit(u.get<std::string>());
+    if (!unit) throw ReadError(ErrorCode::kParse, "properties.length_unit", unit.error().message);
+    model.unit = *unit;
+  }
   return model;
 }
 
@@ -305,7 +316,8 @@ std::string to_cad_json(const CadModel& model) {
   json root{{"entities", std::move(entities)},
             {"properties",
              {{"bounding_box",
-               {{"type", "BoundingBox3D"}, {"max_point", vec3_json(model.bbox.max)}, {"min_point", vec3_json(model.bbox.min)}}}}},
+               {{"type", "BoundingBox3D"}, {"max_point", vec3_json(model.bbox.max)}, {"min_point", vec3_json(model.bbox.min)}}},
+              {"length_unit", unit_symbol(model.unit)}}},
             {"sequence", std::move(sequence)}};
   return root.dump();
 }

@@ -7,9 +7,12 @@
 // (see deepcad_sketch.h). The result is in the file's units: plane.origin and the axes are the
 // sketch transform's, curves are sketch-local 2D (global = origin + u*x_axis + v*y_axis), and
 // arcs carry start/mid/end plus DeepCAD's start_angle/end_angle/ref_vec bookkeeping.
+// The length unit is our key properties.length_unit ("mm", "cm", "m", "in"); a file without it
+// is read as centimetres, the unit of the F360 data (DeepCAD's own files are in metres).
 //
 // Writing produces a cad_json with one sketch and one single-profile ExtrudeFeature per Extrude,
-// which reads back to the same model and therefore encodes to the same vector.
+// which reads back to the same model and therefore encodes to the same vector; it always writes
+// properties.length_unit.
 #pragma once
 
 #include <string>

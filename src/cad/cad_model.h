@@ -3,9 +3,11 @@
 // the body so far. This mirrors DeepCAD's CADSequence *after* from_dict has split each
 // ExtrudeFeature into one extrude per profile, so one Extrude here = one Ext row in a vector.
 //
-// Units are whatever the source used: centimetres for F360 JSON, metres for DeepCAD JSON,
-// the normalised [-0.75, 0.75] frame for decoded vectors. Nothing here knows about
-// OpenCASCADE or quantisation.
+// Numbers are in the model's `unit` (cad/units.h): a cad_json says it in
+// properties.length_unit, and without it is read as centimetres (the F360 data's unit);
+// decoded vectors are in the normalised [-0.75, 0.75] frame (unit left at millimetres;
+// reconstruct scales them to a real size). Exports convert to each format's unit.
+// Nothing here knows about OpenCASCADE or quantisation.
 #pragma once
 
 #include <array>
@@ -83,6 +85,10 @@ struct Extrude {
   double sketch_size = 0.0;
 };
 
+// What one model unit is. Exports convert from it (STEP declares it, GLB is in metres,
+// STL/OBJ in millimetres).
+enum class LengthUnit { kMillimetre = 0, kCentimetre = 1, kMetre = 2, kInch = 3 };
+
 struct BoundingBox {
   Vec3 min, max;
 };
@@ -91,6 +97,7 @@ struct CadModel {
   std::string id;
   std::vector<Extrude> extrudes;
   BoundingBox bbox;  // properties.bounding_box of the source JSON (drives DeepCAD's scale)
+  LengthUnit unit = LengthUnit::kMillimetre;
 };
 
 }  // namespace cadcrafter

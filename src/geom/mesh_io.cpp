@@ -1,5 +1,6 @@
 #include "geom/mesh_io.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -32,10 +33,11 @@ float get_f32(const std::string& in, size_t at) {
 
 }  // namespace
 
-Status write_obj(const Mesh& mesh, const std::string& path) {
+Status write_obj(const Mesh& mesh, const std::string& path, const std::string& note) {
   std::ostringstream out;
   out.precision(9);
   out << "# cadcrafter mesh: " << mesh.vertices.size() << " vertices, " << mesh.triangles.size() << " triangles\n";
+  if (!note.empty()) out << "# " << note << '\n';
   for (const auto& v : mesh.vertices) out << "v " << v[0] << ' ' << v[1] << ' ' << v[2] << '\n';
   const bool normals = mesh.normals.size() == mesh.vertices.size() && !mesh.normals.empty();
   if (normals)
@@ -51,10 +53,11 @@ Status write_obj(const Mesh& mesh, const std::string& path) {
   return write_file_atomically(path, out.str());
 }
 
-Status write_stl(const Mesh& mesh, const std::string& path) {
+Status write_stl(const Mesh& mesh, const std::string& path, const std::string& note) {
   std::string out(80, '\0');
-  const char header[] = "binary STL written by cadcrafter";
-  std::memcpy(out.data(), header, sizeof(header) - 1);
+  std::string header = "binary STL written by cadcrafter";
+  if (!note.empty()) header += ", " + note;
+  std::memcpy(out.data(), header.data(), std::min<size_t>(header.size(), 80));
   put_u32(out, static_cast<uint32_t>(mesh.triangles.size()));
   out.reserve(84 + 50 * mesh.triangles.size());
   for (const auto& t : mesh.triangles) {

@@ -486,7 +486,7 @@ Result<Solid> build(const CadModel& model, const std::vector<CheckedExtrude>& ch
     BRep_Builder().MakeCompound(empty);
     body = empty;
   }
-  return make_solid(body);
+  return make_solid(body).with_unit(model.unit);
 }
 
 }  // namespace

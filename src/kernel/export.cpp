@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "cad/units.h"
 #include "geom/mesh_io.h"
 #include "kernel/occt_shape.h"
 #include "util/atomic_file.h"
@@ -62,6 +63,27 @@ Status occt_failure(const std::string& path, const Standard_Failure& f) {
                                                 (msg != nullptr && *msg ? std::string(": ") + msg : std::string()));
 }
 
+// write.step.unit's name for a unit.
+const char* step_unit_name(LengthUnit unit) {
+  switch (unit) {
+    case LengthUnit::kMillimetre: return "MM";
+    case LengthUnit::kCentimetre: return "CM";
+    case LengthUnit::kMetre: return "M";
+    case LengthUnit::kInch: return "INCH";
+  }
+  return "MM";
+}
+
+// tessellate() in the solid's unit, turned into millimetres for STL/OBJ.
+Mesh millimetre_mesh(const Solid& solid, const MeshOptions& options) {
+  Mesh mesh = tessellate(solid, options);
+  const float f = static_cast<float>(millimetres_per_unit(solid.unit()));
+  if (f != 1.0f)
+    for (auto& v : mesh.vertices)
+      for (float& c : v) c *= f;
+  return mesh;
+}
+
 }  // namespace
 
 Status export_step(const Solid& solid, const std::string& path, const StepOptions& options) {
@@ -72,9 +94,13 @@ Status export_step(const Solid& solid, const std::string& path, const StepOption
     Handle(TDocStd_Document) doc;
     try {
       doc = make_document(occt_shape(solid), options.model_name);
+      // The document's unit is the solid's; the file declares the same one, so the numbers are
+      // written as they are (OCCT would scale them between two different units).
+      XCAFDoc_DocumentTool::SetLengthUnit(doc, millimetres_per_unit(solid.unit()) / 1000.0);
       // The schema is read when the writer creates its model, so set it first.
       STEPCAFControl_Controller::Init();
       Interface_Static::SetCVal("write.step.schema", options.schema == StepSchema::kAP242 ? "AP242DIS" : "AP214IS");
+      Interface_Static::SetCVal("write.step.unit", step_unit_name(solid.unit()));
       Interface_Static::SetCVal("write.step.product.name", options.model_name.c_str());
       STEPCAFControl_Writer writer;
       writer.SetNameMode(Standard_True);
@@ -95,16 +121,16 @@ Status export_step(const Solid& solid, const std::string& path, const StepOption
 
 Status export_stl(const Solid& solid, const std::string& path, const MeshOptions& mesh_options) {
   if (solid.empty()) return no_shape(path);
-  const Mesh mesh = tessellate(solid, mesh_options);
+  const Mesh mesh = millimetre_mesh(solid, mesh_options);
   if (mesh.empty()) return Status::fail(ErrorCode::kGeometry, "cannot write " + path + ": tessellation produced no triangles");
-  return write_stl(mesh, path);
+  return write_stl(mesh, path, "units: mm");
 }
 
 Status export_obj(const Solid& solid, const std::string& path, const MeshOptions& mesh_options) {
   if (solid.empty()) return no_shape(path);
-  const Mesh mesh = tessellate(solid, mesh_options);
+  const Mesh mesh = millimetre_mesh(solid, mesh_options);
   if (mesh.empty()) return Status::fail(ErrorCode::kGeometry, "cannot write " + path + ": tessellation produced no triangles");
-  return write_obj(mesh, path);
+  return write_obj(mesh, path, "units: mm");
 }
 
 Status export_glb(const Solid& solid, const std::string& path, const MeshOptions& mesh_options, const std::string& model_name) {
@@ -126,6 +152,8 @@ Status export_glb(const Solid& solid, const std::string& path, const MeshOptions
       doc = make_document(shape, model_name);
       RWGltf_CafWriter writer(TCollection_AsciiString(tmp.c_str()), Standard_True);
       writer.ChangeCoordinateSystemConverter().SetInputCoordinateSystem(RWMesh_CoordinateSystem_Zup);
+      // glTF is in metres (the converter's output unit); the input is the solid's unit.
+      writer.ChangeCoordinateSystemConverter().SetInputLengthUnit(millimetres_per_unit(solid.unit()) / 1000.0);
       TColStd_IndexedDataMapOfStringString info;
       info.Add("generator", "cadcrafter");
       const bool ok = writer.Perform(doc, info, Message_ProgressRange());

@@ -17,21 +17,30 @@ struct StepOptions {
   std::string model_name = "cadcrafter part";  // the product name, set through XDE
 };
 
-// STEP B-rep (exact geometry). Lengths are written as they are in the model; the file
-// declares millimetres (OCCT's default), so a reader gets the same numbers back.
+// Units: every writer converts from the solid's unit (Solid::unit, the compiled model's).
+//   STEP     the file declares the solid's unit (SI_UNIT .CENTI. .METRE. for cm, a
+//            conversion-based INCH for in) and keeps the model's numbers, so a CAD program
+//            opens the part at its real size in its own display unit.
+//   GLB      metres, as glTF requires.
+//   STL/OBJ  millimetres (the formats carry no unit; the STL header and an OBJ comment say
+//            "units: mm").
+
+// STEP B-rep (exact geometry).
 Status export_step(const Solid& solid, const std::string& path, const StepOptions& options = {});
 
-// Binary STL of tessellate(solid, mesh).
+// Binary STL of tessellate(solid, mesh), in millimetres.
 Status export_stl(const Solid& solid, const std::string& path, const MeshOptions& mesh = {});
 
-// Binary glTF 2.0 (.glb) through OCCT's RWGltf_CafWriter, Z-up model turned Y-up as glTF asks.
+// Binary glTF 2.0 (.glb) through OCCT's RWGltf_CafWriter, Z-up model turned Y-up as glTF asks,
+// in metres.
 Status export_glb(const Solid& solid, const std::string& path, const MeshOptions& mesh = {},
                   const std::string& model_name = "cadcrafter part");
 
-// Wavefront OBJ of tessellate(solid, mesh), with normals.
+// Wavefront OBJ of tessellate(solid, mesh), with normals, in millimetres.
 Status export_obj(const Solid& solid, const std::string& path, const MeshOptions& mesh = {});
 
-// Reads every root of a STEP file into one shape (for round-trip checks and tools).
+// Reads every root of a STEP file into one shape, in millimetres whatever unit the file
+// declares (for round-trip checks and tools).
 Result<Solid> import_step(const std::string& path);
 
 }  // namespace cadcrafter

@@ -21,13 +21,23 @@ class Solid {
   bool empty() const { return impl_ == nullptr; }
   const std::shared_ptr<Impl>& impl() const { return impl_; }
 
+  // What one unit of the shape's numbers is: the compiled model's unit (compile_model), mm
+  // for a STEP read back (import_step). The exports convert from it.
+  LengthUnit unit() const { return unit_; }
+  Solid with_unit(LengthUnit unit) const {
+    Solid s = *this;
+    s.unit_ = unit;
+    return s;
+  }
+
  private:
   std::shared_ptr<Impl> impl_;
+  LengthUnit unit_ = LengthUnit::kMillimetre;
 };
 
 // Mass properties and topology counts, computed with OCCT's BRepGProp / TopExp.
 struct ShapeProperties {
-  double volume = 0.0;  // model units cubed; sum over all solids
+  double volume = 0.0;  // model units (Solid::unit) cubed; sum over all solids
   double area = 0.0;    // total boundary area
   int n_solids = 0;
   int n_faces = 0;

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -13,8 +14,10 @@
 #include "app/agreement.h"
 #include "app/reconstruct.h"
 #include "app/sha256.h"
+#include "cad/units.h"
 #include "data/generator.h"
 #include "kernel/check.h"
+#include "kernel/export.h"
 #include "kernel/tessellate.h"
 #include "render/render_views.h"
 #include "render/shapes.h"
@@ -128,6 +131,68 @@ TEST_F(ReconstructTest, WritesTheOutputFolder) {
   EXPECT_EQ(run["options"]["seed"], 7);
   EXPECT_TRUE(run["timings_s"].contains("total"));
   EXPECT_EQ(run["inputs"][0]["file"], depth_);
+}
+
+// Longest side of a STEP file read back by OCCT, in mm.
+double step_longest_side_mm(const std::string& path) {
+  auto solid = import_step(path);
+  EXPECT_TRUE(solid.ok()) << path << ": " << (solid.ok() ? "" : solid.error().message);
+  if (!solid.ok()) return 0;
+  const BoundingBox b = shape_properties(*solid).bbox;
+  return std::max({b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z});
+}
+
+TEST_F(ReconstructTest, SizeSetsTheLongestSideOfTheStep) {
+  auto size = parse_length("40mm");
+  ASSERT_TRUE(size.ok());
+  params_.size = *size;
+  params_.output = tmp_ / "out";
+  auto r = reconstruct(params_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  int valid = 0;
+  for (const auto& c : r->ranking) {
+    if (!c.valid) continue;
+    ++valid;
+    const std::string dir = tmp_ / ("out/" + c.folder);
+    EXPECT_NEAR(step_longest_side_mm(dir + "/model.step"), 40.0, 0.005 * 40.0) << c.folder;
+    EXPECT_NE(read_file(dir + "/model.step")->find("SI_UNIT(.MILLI.,.METRE.)"), std::string::npos);
+    EXPECT_GT(c.scale, 0.0);
+    const auto report = read_json(dir + "/report.json");
+    EXPECT_EQ(report["length_unit"], "mm");
+    EXPECT_NEAR(report["longest_side"].get<double>(), 40.0, 1e-6);
+    // The sequence carries the same size and says so.
+    const auto seq = read_json(dir + "/sequence.json");
+    EXPECT_EQ(seq["properties"]["length_unit"], "mm");
+  }
+  ASSERT_GT(valid, 0);
+  const auto run = read_json(tmp_ / "out/run.json");
+  EXPECT_DOUBLE_EQ(run["options"]["size"]["mm"].get<double>(), 40.0);
+  EXPECT_EQ(run["options"]["size"]["text"], "40 mm");
+  EXPECT_DOUBLE_EQ(read_json(tmp_ / "out/index.json")["size"]["mm"].get<double>(), 40.0);
+  EXPECT_NE(read_file(tmp_ / "out/index.md")->find("**40 mm**"), std::string::npos);
+
+  // Inches, and the default (100 mm) when no size is given.
+  params_.size = *parse_length("1.5in");
+  params_.output = tmp_ / "inch";
+  params_.samples = 1;
+  r = reconstruct(params_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->ranking[0].valid);
+  EXPECT_NEAR(step_longest_side_mm(tmp_ / "inch/candidate_01/model.step"), 38.1, 0.005 * 38.1);
+  params_.size = default_part_size();
+  params_.output = tmp_ / "default";
+  r = reconstruct(params_);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  ASSERT_TRUE(r->ranking[0].valid);
+  EXPECT_NEAR(step_longest_side_mm(tmp_ / "default/candidate_01/model.step"), 100.0, 0.5);
+  EXPECT_NE(read_file(tmp_ / "default/index.md")->find("**100 mm**"), std::string::npos);
+  // Out of range: refused before anything is written.
+  params_.size = Length{0.001, LengthUnit::kMillimetre};
+  params_.output = tmp_ / "tiny";
+  r = reconstruct(params_);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("--size"), std::string::npos) << r.error().message;
+  EXPECT_FALSE(fs::exists(tmp_ / "tiny"));
 }
 
 TEST_F(ReconstructTest, RefusesToOverwriteWithoutForce) {

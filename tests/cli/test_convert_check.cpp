@@ -23,7 +23,10 @@ using testing::TempDir;
 namespace fs = std::filesystem;
 
 const std::string kBracket = testing::source_dir() + "/examples/l_bracket.json";
-constexpr double kBracketVolume = 35.43638494654885;  // hand-computed, see examples/l_bracket.json
+// Hand-computed, see examples/l_bracket.json. The file is in cm (no length_unit: F360's unit);
+// `check` reports cm^3; STEP read back and STL are in mm, hence kBracketVolumeMm3.
+constexpr double kBracketVolume = 35.43638494654885;
+constexpr double kBracketVolumeMm3 = kBracketVolume * 1000.0;
 
 TEST(CliConvert, EveryFormatFromTheExample) {
   TempDir dir;
@@ -36,14 +39,14 @@ TEST(CliConvert, EveryFormatFromTheExample) {
   }
   auto step = import_step(dir / "bracket.step");
   ASSERT_TRUE(step.ok()) << step.error().message;
-  EXPECT_NEAR(shape_properties(*step).volume, kBracketVolume, 1e-6 * kBracketVolume);
+  EXPECT_NEAR(shape_properties(*step).volume, kBracketVolumeMm3, 1e-6 * kBracketVolumeMm3);
   auto stl = read_stl(dir / "bracket.stl");
   ASSERT_TRUE(stl.ok());
-  EXPECT_NEAR(mesh_volume(*stl), kBracketVolume, 2e-3 * kBracketVolume);
+  EXPECT_NEAR(mesh_volume(*stl), kBracketVolumeMm3, 2e-3 * kBracketVolumeMm3);
   // The written cad_json and .h5 convert on again to the same solid (the .h5 one in DeepCAD's frame).
   const ProcessRun again = cadcrafter("convert '" + (dir / "bracket.json") + "' -o '" + (dir / "again.step") + "'", dir);
   ASSERT_EQ(again.code, 0) << again.err;
-  EXPECT_NEAR(shape_properties(*import_step(dir / "again.step")).volume, kBracketVolume, 1e-6 * kBracketVolume);
+  EXPECT_NEAR(shape_properties(*import_step(dir / "again.step")).volume, kBracketVolumeMm3, 1e-6 * kBracketVolumeMm3);
   const ProcessRun from_h5 = cadcrafter("convert '" + (dir / "bracket.h5") + "' -o '" + (dir / "h5.stl") + "'", dir);
   EXPECT_EQ(from_h5.code, 0) << from_h5.err;
   if (std::system("python3 -c 'import ast' 2>/dev/null") == 0) {

@@ -2,12 +2,18 @@
 // triangle count, GLB through the Khronos validator, OBJ structure, and no partial files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
+#include "cad/units.h"
 #include "geom/mesh_io.h"
 #include "geom/mesh_measure.h"
 #include "kernel/compile.h"
@@ -132,6 +138,129 @@ TEST(Export, GlbPassesKhronosValidator) {
   text << rep.rdbuf();
   EXPECT_EQ(rc, 0) << text.str();
   EXPECT_NE(text.str().find("\"errors\":0"), std::string::npos) << text.str();
+}
+
+// A 4 x 3 x 1 block (plus a hole, so not every number is round) in `unit`.
+Solid block_in(LengthUnit unit) {
+  CadModel m = model_of({extrude(Profile{{rect(0, 0, 4, 3), Loop{{circle(1, 1.5, 0.5)}}}}, 1.0)});
+  m.unit = unit;
+  auto solid = compile_model(m);
+  EXPECT_TRUE(solid.ok()) << (solid.ok() ? "" : solid.error().message);
+  EXPECT_EQ(solid.ok() ? solid->unit() : LengthUnit::kMillimetre, unit);
+  return solid.ok() ? *solid : Solid();
+}
+
+// Box side lengths, sorted.
+std::array<double, 3> sorted_sides(const BoundingBox& b) {
+  std::array<double, 3> s{b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z};
+  std::sort(s.begin(), s.end());
+  return s;
+}
+
+BoundingBox mesh_box(const Mesh& mesh) {
+  BoundingBox b{{1e30, 1e30, 1e30}, {-1e30, -1e30, -1e30}};
+  for (const auto& v : mesh.vertices) {
+    b.min = {std::min<double>(b.min.x, v[0]), std::min<double>(b.min.y, v[1]), std::min<double>(b.min.z, v[2])};
+    b.max = {std::max<double>(b.max.x, v[0]), std::max<double>(b.max.y, v[1]), std::max<double>(b.max.z, v[2])};
+  }
+  return b;
+}
+
+void expect_sides(const std::array<double, 3>& got, const std::array<double, 3>& want, double rel, const std::string& what) {
+  for (int k = 0; k < 3; ++k) EXPECT_NEAR(got[k], want[k], rel * want[k]) << what << " side " << k;
+}
+
+std::string text_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST(ExportUnits, StepDeclaresTheModelUnitAndReadsBackAtItsRealSize) {
+  TempDir dir;
+  struct Case {
+    LengthUnit unit;
+    const char* declared;  // how the file names the unit
+    double mm;
+  };
+  for (const Case& c : {Case{LengthUnit::kMillimetre, "SI_UNIT(.MILLI.,.METRE.)", 1.0},
+                        Case{LengthUnit::kCentimetre, "SI_UNIT(.CENTI.,.METRE.)", 10.0},
+                        Case{LengthUnit::kMetre, "SI_UNIT($,.METRE.)", 1000.0},
+                        Case{LengthUnit::kInch, "'INCH'", 25.4}}) {
+    SCOPED_TRACE(unit_symbol(c.unit));
+    const std::string path = dir / (std::string("part_") + unit_symbol(c.unit) + ".step");
+    ASSERT_TRUE(export_step(block_in(c.unit), path).ok());
+    const std::string text = text_of(path);
+    EXPECT_NE(text.find(c.declared), std::string::npos) << "unit declaration missing";
+    // The model's own numbers are kept: the hole's radius 0.5 is written as it is.
+    EXPECT_NE(text.find(",0.5)"), std::string::npos);
+    // OCCT's reader gives millimetres: the block is 4 x 3 x 1 model units.
+    auto back = import_step(path);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->unit(), LengthUnit::kMillimetre);
+    expect_sides(sorted_sides(shape_properties(*back).bbox), {1 * c.mm, 3 * c.mm, 4 * c.mm}, 1e-6, "STEP");
+  }
+}
+
+TEST(ExportUnits, StlAndObjAreInMillimetres) {
+  TempDir dir;
+  const Solid cm = block_in(LengthUnit::kCentimetre);
+  ASSERT_TRUE(export_stl(cm, dir / "part.stl").ok());
+  auto stl = read_stl(dir / "part.stl");
+  ASSERT_TRUE(stl.ok()) << stl.error().message;
+  expect_sides(sorted_sides(mesh_box(*stl)), {10, 30, 40}, 1e-5, "STL");
+  EXPECT_NE(text_of(dir / "part.stl").substr(0, 80).find("units: mm"), std::string::npos);
+
+  ASSERT_TRUE(export_obj(block_in(LengthUnit::kInch), dir / "part.obj").ok());
+  Mesh obj;
+  std::ifstream in(dir / "part.obj");
+  bool noted = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line == "# units: mm") noted = true;
+    if (line.rfind("v ", 0) != 0) continue;
+    std::istringstream v(line.substr(2));
+    std::array<float, 3> p{};
+    v >> p[0] >> p[1] >> p[2];
+    obj.vertices.push_back(p);
+  }
+  EXPECT_TRUE(noted);
+  expect_sides(sorted_sides(mesh_box(obj)), {25.4, 3 * 25.4, 4 * 25.4}, 1e-5, "OBJ");
+}
+
+// The POSITION accessor bounds of a .glb (min/max are required by glTF for positions).
+std::array<double, 3> glb_position_sides(const std::string& path) {
+  const std::string bytes = text_of(path);
+  EXPECT_GE(bytes.size(), 20u);
+  if (bytes.size() < 20) return {};
+  uint32_t json_len = 0;
+  std::memcpy(&json_len, bytes.data() + 12, 4);
+  const auto gltf = nlohmann::json::parse(bytes.substr(20, json_len));
+  // No node transform may scale the positions behind our back.
+  for (const auto& node : gltf.value("nodes", nlohmann::json::array())) {
+    EXPECT_FALSE(node.contains("scale")) << node.dump();
+    EXPECT_FALSE(node.contains("matrix")) << node.dump();
+  }
+  BoundingBox b{{1e30, 1e30, 1e30}, {-1e30, -1e30, -1e30}};
+  int positions = 0;
+  for (const auto& mesh : gltf.at("meshes"))
+    for (const auto& prim : mesh.at("primitives")) {
+      const auto& acc = gltf.at("accessors").at(prim.at("attributes").at("POSITION").get<size_t>());
+      const auto &lo = acc.at("min"), &hi = acc.at("max");
+      b.min = {std::min(b.min.x, lo[0].get<double>()), std::min(b.min.y, lo[1].get<double>()), std::min(b.min.z, lo[2].get<double>())};
+      b.max = {std::max(b.max.x, hi[0].get<double>()), std::max(b.max.y, hi[1].get<double>()), std::max(b.max.z, hi[2].get<double>())};
+      ++positions;
+    }
+  EXPECT_GT(positions, 0);
+  return sorted_sides(b);
+}
+
+TEST(ExportUnits, GlbIsInMetres) {
+  TempDir dir;
+  ASSERT_TRUE(export_glb(block_in(LengthUnit::kCentimetre), dir / "cm.glb").ok());
+  expect_sides(glb_position_sides(dir / "cm.glb"), {0.01, 0.03, 0.04}, 1e-5, "GLB from cm");
+  ASSERT_TRUE(export_glb(block_in(LengthUnit::kMillimetre), dir / "mm.glb").ok());
+  expect_sides(glb_position_sides(dir / "mm.glb"), {0.001, 0.003, 0.004}, 1e-5, "GLB from mm");
 }
 
 TEST(Export, FailureLeavesNoFile) {

@@ -5,6 +5,10 @@
 //   .py         build123d script          .json  cad_json          .h5  DeepCAD vector
 // The model is checked first; an invalid one is refused with the checker's reason. An
 // existing OUT is kept unless --force; on any failure no output file is left.
+// Units: the input's unit is what the cad_json says (properties.length_unit), else cm (the F360
+// data); a decoded .h5 is in DeepCAD's normalised units, taken as mm. --unit overrides it and
+// --size scales the model so its longest side has that length (written in mm). STEP declares
+// the model's unit, GLB is in metres, STL/OBJ in millimetres (kernel/export.h).
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -16,6 +20,7 @@
 #include "cad/cad_h5.h"
 #include "cad/cad_json.h"
 #include "cad/cad_vec.h"
+#include "cad/units.h"
 #include "command.h"
 #include "kernel/check.h"
 #include "kernel/export.h"
@@ -27,7 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct ConvertOptions {
-  std::string input, output, schema = "ap214", name;
+  std::string input, output, schema = "ap214", name, unit, size;
   bool force = false;
   double linear_deflection = 0.001, angular_deflection = 0.3;
   int timeout_ms = 10000;
@@ -67,6 +72,23 @@ int run_convert(const ConvertOptions& o) {
     if (!model) return fail(name, model.error().message);
   }
   const std::string model_name = o.name.empty() ? model->id : o.name;
+  if (!o.unit.empty()) {
+    auto unit = parse_length_unit(o.unit);
+    if (!unit) return fail(name, "--unit: " + unit.error().message);
+    model->unit = *unit;
+  }
+  if (!o.size.empty()) {
+    auto size = parse_length(o.size);
+    if (!size) return fail(name, "--size " + size.error().message);
+    CheckOptions copt;
+    copt.timeout_ms = o.timeout_ms;
+    const CheckResult check = check_model(*model, copt);
+    if (!check.valid) return fail(name, o.input + ": the model does not build a valid solid: " + check.reason);
+    const BoundingBox& b = check.bbox;
+    const double side = std::max({b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z});
+    if (!(side > 0)) return fail(name, o.input + ": the model has no extent to scale");
+    model = scale_model(*model, size->millimetres() / side, LengthUnit::kMillimetre);
+  }
 
   Status written;
   if (out_ext == ".json") {
@@ -102,7 +124,8 @@ int run_convert(const ConvertOptions& o) {
       written = export_obj(check.solid, o.output, mesh);
     }
     if (written.ok())
-      std::printf("%s: volume %.6g, area %.6g, %d solid(s)\n", model->id.c_str(), check.volume, check.area, check.n_solids);
+      std::printf("%s: volume %.6g %s^3, area %.6g %s^2, %d solid(s)\n", model->id.c_str(), check.volume,
+                  unit_symbol(model->unit), check.area, unit_symbol(model->unit), check.n_solids);
   }
   if (!written.ok()) return fail(name, written.error().message);
   std::printf("wrote %s\n", o.output.c_str());
@@ -115,6 +138,11 @@ CommandRegistration reg("convert", "Convert a CAD sequence to STEP, STL, GLB, OB
   app.add_option("-o,--output", o->output, "output file; its extension picks the format")->required();
   app.add_flag("--force", o->force, "overwrite an existing output file");
   app.add_option("--schema", o->schema, "STEP schema")->check(CLI::IsMember({"ap214", "ap242"}));
+  app.add_option("--unit", o->unit,
+                 "unit of the input's numbers: mm, cm, m or in (default: the cad_json's length_unit, else cm as in the "
+                 "F360 data; mm for .h5)");
+  app.add_option("--size", o->size,
+                 "scale the model so its longest side is this long, e.g. 40mm or 1.5in (written in mm)");
   app.add_option("--name", o->name, "model name written into STEP/GLB (default: the model id)");
   app.add_option("--linear-deflection", o->linear_deflection, "mesh chord error, fraction of the bounding-box diagonal")
       ->check(CLI::Range(1e-6, 0.1));

@@ -1,5 +1,6 @@
 // `cadcrafter reconstruct IMG [IMG...] -o OUT`: 1 to 4 photos of a part -> ranked CAD
-// candidates (STEP, GLB, STL, build123d script, DeepCAD sequence, preview, report) in OUT.
+// candidates (STEP, GLB, STL, build123d script, DeepCAD sequence, preview, report) in OUT,
+// scaled so the part's longest side is --size (default 100 mm).
 // A thin wrapper around app/reconstruct.h; progress goes to stderr.
 #include <cstdio>
 #include <memory>
@@ -7,6 +8,7 @@
 #include <vector>
 
 #include "app/reconstruct.h"
+#include "cad/units.h"
 #include "command.h"
 #include "util/progress.h"
 #include "util/run_info.h"
@@ -17,6 +19,7 @@ namespace {
 struct ReconstructCliOptions {
   app::ReconstructParams params;
   std::string inputs_kind = "photo";
+  std::string size;
   bool quiet = false;
 };
 
@@ -24,6 +27,11 @@ int run_reconstruct(ReconstructCliOptions& o) {
   const char* name = "reconstruct";
   o.params.input_kind = o.inputs_kind == "depth-normal" ? app::InputKind::kDepthNormal : app::InputKind::kPhoto;
   o.params.run_info = make_run_info(saved_argc(), saved_argv());
+  if (!o.size.empty()) {
+    auto size = parse_length(o.size);
+    if (!size) return fail(name, "--size " + size.error().message);
+    o.params.size = *size;
+  }
   if (auto s = app::validate_params(o.params); !s) return fail(name, s.error().message);
   std::unique_ptr<ProgressBar> bar;
   std::string stage;
@@ -54,6 +62,10 @@ CommandRegistration reg("reconstruct", "Photos of a part (1-4) -> ranked, editab
   app.add_option("images", o->params.inputs, "1 to 4 photos (PNG/JPEG), or depth PNGs with --inputs depth-normal")
       ->required();
   app.add_option("-o,--output", o->params.output, "Output folder (refused if it exists, unless --force)")->required();
+  app.add_option("--size", o->size,
+                 "Real size of the part: its longest side, e.g. 40mm, 4cm, 1.5in (photos carry no scale). Files are "
+                 "written in mm (STEP, STL) and m (GLB)")
+      ->default_str(format_length(app::default_part_size()));
   app.add_option("--samples", o->params.samples, "Candidates to write")->capture_default_str();
   app.add_option("--seed", o->params.seed, "Seed: the same seed gives the same candidates")->capture_default_str();
   app.add_option("--steps", o->params.steps, "Sampler steps (learned candidate sources)")->capture_default_str();
