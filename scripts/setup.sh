@@ -14,12 +14,15 @@ for a in "$@"; do
 done
 
 PKGS=(
-  build-essential cmake ninja-build pkg-config git nodejs
+  build-essential cmake ninja-build pkg-config git nodejs chromium
   libocct-foundation-dev libocct-modeling-data-dev libocct-modeling-algorithms-dev
   libocct-data-exchange-dev libocct-ocaf-dev libocct-visualization-dev libtbb-dev
   libhdf5-dev nlohmann-json3-dev libcli11-dev libnanoflann-dev libstb-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libopenblas0-openmp libcpp-httplib-dev
 )
+# npm: Debian's package, unless an npm is already there (NodeSource's nodejs bundles its own and
+# conflicts with Debian's npm).
+command -v npm >/dev/null || PKGS+=(npm)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -31,9 +34,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Node packages used only by tests (the Khronos glTF validator), pinned by package-lock.json.
-if [ -f tests/node/package.json ] && command -v npm >/dev/null; then
-  (cd tests/node && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null)
+# Node packages, pinned by package-lock.json: web/ holds what the web page needs (three.js, served
+# by `cadcrafter serve`: the page works offline) and playwright-core for the browser test (it
+# drives Debian's chromium); tests/node the Khronos glTF validator used by tests.
+if command -v npm >/dev/null; then
+  for d in web tests/node; do
+    [ -f "$d/package.json" ] || continue
+    (cd "$d" && npm ci --silent --no-audit --no-fund >/dev/null 2>&1 || npm install --silent --no-audit --no-fund >/dev/null)
+  done
 fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release

@@ -323,7 +323,7 @@ Result<std::unique_ptr<CandidateSource>> make_source(const ReconstructParams& pa
 // Stage 3 (check + score): every proposal built by the kernel and, when valid, compared with the
 // inputs over the pose search; in parallel, results by index so they do not depend on threads.
 void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewMaps>& views, int threads, const Report& report,
-                     std::vector<Evaluated>& evaluated) {
+                     std::vector<Evaluated>& evaluated, const std::function<bool()>& stop = {}) {
   const size_t first = evaluated.size();
   evaluated.resize(first + batch.size());
   std::atomic<int> done{0};
@@ -333,6 +333,11 @@ void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewM
     Evaluated& e = evaluated[first + static_cast<size_t>(i)];
     e.index = static_cast<int>(first + static_cast<size_t>(i));
     e.proposal = batch[static_cast<size_t>(i)];
+    if (stop && stop()) {  // past the time limit: the caller fails the run, skip the work
+      e.check.valid = false;
+      e.check.reason = "not checked: stopped";
+      return;
+    }
     if (!e.proposal.decode_error.empty()) {
       e.check.valid = false;
       e.check.reason = e.proposal.decode_error;
@@ -525,6 +530,19 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   };
   const auto t_start = Clock::now();
   if (auto s = validate_params(params); !s) return s.error();
+  const std::function<bool()> stop = [&]() {
+    return (params.time_limit_s > 0 && seconds_since(t_start) > params.time_limit_s) ||
+           (params.stop_requested && params.stop_requested());
+  };
+  const auto stopped = [&](const char* stage) {
+    char what[160];
+    if (params.time_limit_s > 0 && seconds_since(t_start) > params.time_limit_s)
+      std::snprintf(what, sizeof what, "the reconstruction took longer than its time limit of %g s (stopped after %s)",
+                    params.time_limit_s, stage);
+    else
+      std::snprintf(what, sizeof what, "the reconstruction was stopped (after %s)", stage);
+    return Result<ReconstructSummary>::fail(ErrorCode::kTimeout, what);
+  };
   learn::set_torch_threads(params.threads);
   ReconstructSummary summary;
   summary.output = params.output;
@@ -535,6 +553,7 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   auto inputs = load_inputs(params, weights_dir, report, timings);
   if (!inputs) return inputs.error();
   const std::vector<ViewMaps>& views = inputs->views;
+  if (stop()) return stopped("estimating the views");
 
   // 2. Propose.
   auto t = Clock::now();
@@ -549,12 +568,13 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   auto proposals = source->propose(views, pool, params.seed);
   if (!proposals) return proposals.error();
   timings["propose"] = seconds_since(t);
+  if (stop()) return stopped("proposing candidates");
 
   // 3. Check + score. With `auto`, a learned pool that builds fewer valid solids than asked for is
   // topped up from the procedural-part search, so a user always gets CAD models; their origin says so.
   t = Clock::now();
   std::vector<Evaluated> evaluated;
-  check_and_score(*proposals, views, params.threads, report, evaluated);
+  check_and_score(*proposals, views, params.threads, report, evaluated, stop);
   int fallback = 0;
   if (params.candidates == "auto" && summary.source != "procedural-search" && count_valid(evaluated) < params.samples) {
     ProceduralSearchOptions fill;
@@ -564,8 +584,9 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
     if (!extra) return extra.error();
     for (auto& p : *extra) p.origin = "fallback: " + p.origin;
     fallback = static_cast<int>(extra->size());
-    check_and_score(*extra, views, params.threads, report, evaluated);
+    check_and_score(*extra, views, params.threads, report, evaluated, stop);
   }
+  if (stop()) return stopped("checking candidates");
   timings["check_and_score"] = seconds_since(t);
   summary.valid_proposals = count_valid(evaluated);
   summary.fallback_proposals = fallback;

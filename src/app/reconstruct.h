@@ -70,6 +70,12 @@ struct ReconstructParams {
   std::string candidates = "auto";
   std::string estimator;            // "" = <weights_dir>/estimator.pt; may be a TorchScript file
   PhotoLimits limits;
+  // Wall-time limit in seconds (0 = none), checked between stages and before each proposal's
+  // check: past it reconstruct stops and fails with ErrorCode::kTimeout, leaving no output
+  // (the web server's per-job limit). `stop_requested`, polled at the same points, stops it the
+  // same way (a server shutting down).
+  double time_limit_s = 0;
+  std::function<bool()> stop_requested;
   nlohmann::json run_info = nlohmann::json::object();  // extra fields for run.json (command line, ...)
 };
 

@@ -1,8 +1,11 @@
 // `cadcrafter info`: listings of .json and .h5 files, --vec, --json, and exit 1 on bad files.
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cad/cad_h5.h"
 #include "cad/cad_json.h"
@@ -82,6 +85,31 @@ TEST(CliInfo, BadFilesExitOneWithTheFileName) {
   EXPECT_NE(other.out.find("unknown file type"), std::string::npos) << other.out;
 
   EXPECT_EQ(run_info("--help").exit_code, 0);
+}
+
+// A STEP file is read back with OpenCASCADE (the web page's browser test checks its downloads so).
+TEST(CliInfo, ReadsAStepFileBack) {
+  TempDir tmp;
+  const std::string step = tmp / "bracket.step";
+  const std::string convert = binary_dir() + "/cadcrafter convert " + source_dir() + "/examples/l_bracket.json -o " + step +
+                              " --size 40mm > /dev/null 2>&1";
+  ASSERT_EQ(std::system(convert.c_str()), 0);
+  const InfoRun r = run_info(step + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["kind"], "step");
+  EXPECT_EQ(j["unit"], "mm");
+  EXPECT_EQ(j["solids"], 1);
+  EXPECT_GT(j["volume"].get<double>(), 0.0);
+  const auto size = j["size"].get<std::vector<double>>();
+  EXPECT_NEAR(std::max({size[0], size[1], size[2]}), 40.0, 1e-3);
+  const InfoRun text = run_info(step);
+  EXPECT_NE(text.out.find("(STEP, read by OpenCASCADE)"), std::string::npos) << text.out;
+
+  ASSERT_TRUE(write_file_atomically(tmp / "junk.step", "ISO-10303-21; nothing").ok());
+  const InfoRun junk = run_info(tmp / "junk.step");
+  EXPECT_EQ(junk.exit_code, 1);
+  EXPECT_NE(junk.out.find("junk.step: not a readable STEP file"), std::string::npos) << junk.out;
 }
 
 }  // namespace
