@@ -209,6 +209,29 @@ TEST_F(ReconstructTest, RefusesToOverwriteWithoutForce) {
   EXPECT_TRUE(fs::exists(tmp_ / "out/index.json"));
 }
 
+// The web server's per-job limit: past time_limit_s (or when stop_requested says so) the run
+// stops at the next stage with kTimeout and leaves nothing behind.
+TEST_F(ReconstructTest, TimeLimitAndStopLeaveNoOutput) {
+  params_.output = tmp_ / "out";
+  params_.time_limit_s = 1e-9;
+  auto late = reconstruct(params_);
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.error().code, ErrorCode::kTimeout);
+  EXPECT_NE(late.error().message.find("time limit of 1e-09 s (stopped after estimating the views)"), std::string::npos)
+      << late.error().message;
+  params_.time_limit_s = 0;
+  int polls = 0;
+  params_.stop_requested = [&polls] { return ++polls > 1; };  // go on past the first check, then stop
+  auto stopped = reconstruct(params_);
+  ASSERT_FALSE(stopped.ok());
+  EXPECT_EQ(stopped.error().code, ErrorCode::kTimeout);
+  EXPECT_NE(stopped.error().message.find("was stopped (after"), std::string::npos) << stopped.error().message;
+  EXPECT_FALSE(fs::exists(tmp_ / "out"));
+  params_.stop_requested = {};
+  params_.time_limit_s = 600;  // a generous limit changes nothing
+  EXPECT_TRUE(reconstruct(params_).ok());
+}
+
 TEST_F(ReconstructTest, SameSeedSameOutput) {
   params_.output = tmp_ / "a";
   ASSERT_TRUE(reconstruct(params_).ok());
