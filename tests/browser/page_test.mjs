@@ -52,7 +52,7 @@ const server = spawn(binary, ['serve', '--port', '0', '--web-root', webRoot, '--
                      { stdio: ['ignore', 'ignore', 'pipe'] });
 let serverLog = '';
 const url = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error('serve did not start in 30 s: ' + serverLog)), 30000);
+  const timer = setTimeout(() => reject(new Error('serve did not start in 120 s: ' + serverLog)), 120000);
   server.stderr.on('data', (chunk) => {
     serverLog += chunk;
     const m = /http:\/\/[0-9.]+:(\d+)\//.exec(serverLog);
@@ -101,7 +101,7 @@ try {
   check(/40 mm/.test(statusText), 'the result says the size asked for', statusText);
 
   // 2. The viewer shows the model.
-  await page.waitForSelector('#viewer[data-loaded]', { timeout: 30000 });
+  await page.waitForSelector('#viewer[data-loaded]', { timeout: 90000 });
   const coverage = await page.evaluate(() => window.cadViewer.coverage());
   check(coverage > 0.02, 'the viewer canvas shows the model', `${(100 * coverage).toFixed(1)}% of its pixels are not background`);
   const thumbs = await page.locator('#photos-col img').count();
@@ -121,7 +121,7 @@ try {
   const otherValid = await page.evaluate((f) => !document.querySelector(`#candidates button[data-folder="${f}"]`).textContent.includes('invalid'), other);
   await page.click(`#candidates button[data-folder="${other}"]`);
   if (otherValid) {
-    await page.waitForSelector(`#viewer[data-loaded="${other}"]`, { timeout: 30000 });
+    await page.waitForSelector(`#viewer[data-loaded="${other}"]`, { timeout: 90000 });
     const c2 = await page.evaluate(() => window.cadViewer.coverage());
     check(c2 > 0.02, `switching to ${other} shows its model`, `${(100 * c2).toFixed(1)}% model pixels`);
   }
@@ -129,7 +129,7 @@ try {
   check(otherValid ? currentDownloads.join() === 'STEP,GLB,STL,build123d,JSON' : currentDownloads.length > 0,
         'download buttons follow the candidate', currentDownloads.join(', '));
   await page.click(`#candidates button[data-folder="${first}"]`);
-  await page.waitForSelector(`#viewer[data-loaded="${first}"]`, { timeout: 30000 });
+  await page.waitForSelector(`#viewer[data-loaded="${first}"]`, { timeout: 90000 });
 
   // 4. STEP download, read back by OpenCASCADE at the size asked for.
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#downloads a[data-file="model.step"]')]);
