@@ -120,7 +120,8 @@ class RetrievalSource : public CandidateSource {
   nlohmann::json describe() const override {
     return {{"name", name()},
             {"learned", true},
-            {"note", "the known parts (part index) whose contrastive image features are nearest to the inputs'"},
+            {"note", "the known parts (part index) whose contrastive image features are nearest to the inputs': "
+                     "to all views together and, with several photos, to each view alone, interleaved"},
             {"index", index_.describe()},
             {"weights", index_.weight_files()},
             {"proposals_per_sample", options_.proposals_per_sample},
@@ -130,10 +131,30 @@ class RetrievalSource : public CandidateSource {
   Result<std::vector<Proposal>> propose(const std::vector<ViewMaps>& views, int count, uint64_t) override {
     std::vector<learn::GeometryMaps> maps;
     for (const auto& v : views) maps.push_back({v.size, v.depth, v.normal, v.mask});
-    auto parts = index_.nearest(maps, count);
-    if (!parts) return parts.error();
+    // The photos' relative poses are unknown and one poorly estimated view can pull the joint
+    // embedding towards another kind of part, so the pool takes turns between the neighbours of
+    // all views together and those of each view alone; the agreement with every view ranks them.
+    std::vector<std::vector<learn::RetrievedPart>> lists;
+    auto joint = index_.nearest(maps, count);
+    if (!joint) return joint.error();
+    lists.push_back(std::move(*joint));
+    for (size_t v = 0; maps.size() > 1 && v < maps.size(); ++v) {
+      auto alone = index_.nearest({maps[v]}, count);
+      if (!alone) return alone.error();
+      lists.push_back(std::move(*alone));
+    }
+    std::vector<learn::RetrievedPart> parts;
+    std::vector<int64_t> taken;
+    for (size_t rank = 0; static_cast<int>(parts.size()) < count && rank < static_cast<size_t>(count); ++rank) {
+      for (auto& list : lists) {
+        if (rank >= list.size() || static_cast<int>(parts.size()) >= count) continue;
+        if (std::find(taken.begin(), taken.end(), list[rank].index) != taken.end()) continue;
+        taken.push_back(list[rank].index);
+        parts.push_back(std::move(list[rank]));
+      }
+    }
     std::vector<Proposal> out;
-    for (auto& part : *parts) {
+    for (auto& part : parts) {
       Proposal p;
       p.vec = part.vec;
       char sim[32];
