@@ -134,15 +134,9 @@ class RetrievalSource : public CandidateSource {
     // The photos' relative poses are unknown and one poorly estimated view can pull the joint
     // embedding towards another kind of part, so the pool takes turns between the neighbours of
     // all views together and those of each view alone; the agreement with every view ranks them.
-    std::vector<std::vector<learn::RetrievedPart>> lists;
-    auto joint = index_.nearest(maps, count);
-    if (!joint) return joint.error();
-    lists.push_back(std::move(*joint));
-    for (size_t v = 0; maps.size() > 1 && v < maps.size(); ++v) {
-      auto alone = index_.nearest({maps[v]}, count);
-      if (!alone) return alone.error();
-      lists.push_back(std::move(*alone));
-    }
+    auto found = index_.nearest_joint_and_each(maps, count);
+    if (!found) return found.error();
+    std::vector<std::vector<learn::RetrievedPart>>& lists = *found;
     std::vector<learn::RetrievedPart> parts;
     std::vector<int64_t> taken;
     for (size_t rank = 0; static_cast<int>(parts.size()) < count && rank < static_cast<size_t>(count); ++rank) {

@@ -301,33 +301,42 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
   return c;
 }
 
-EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
-                                    int64_t batch_size) {
-  std::vector<const EstimatorSample*> all;
-  for (const auto& sample : samples) all.push_back(&sample);
+namespace {
+
+EstimatorMetrics evaluate_samples(DepthNormalEstimator& model, const std::vector<const EstimatorSample*>& samples,
+                                  int64_t batch_size) {
   torch::NoGradGuard no_grad;
   model->eval();
   EstimatorMetrics sums;
-  for (size_t start = 0; start < all.size(); start += static_cast<size_t>(batch_size)) {
-    const std::vector<const EstimatorSample*> chunk(
-        all.begin() + static_cast<std::ptrdiff_t>(start),
-        all.begin() + static_cast<std::ptrdiff_t>(std::min(all.size(), start + static_cast<size_t>(batch_size))));
+  for (size_t start = 0; start < samples.size(); start += static_cast<size_t>(batch_size)) {
+    const auto end = std::min(samples.size(), start + static_cast<size_t>(batch_size));
+    const std::vector<const EstimatorSample*> chunk(samples.begin() + static_cast<std::ptrdiff_t>(start),
+                                                    samples.begin() + static_cast<std::ptrdiff_t>(end));
     const auto batch = make_estimator_batch(chunk, model->options().image_size, false, nullptr);
     accumulate_metrics(model->forward(batch.rgb), batch.target, &sums);
   }
   return finish_metrics(sums);
 }
 
+}  // namespace
+
+EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
+                                    int64_t batch_size) {
+  std::vector<const EstimatorSample*> all;
+  for (const auto& sample : samples) all.push_back(&sample);
+  return evaluate_samples(model, all, batch_size);
+}
+
 std::map<std::string, EstimatorMetrics> evaluate_estimator_by_family(DepthNormalEstimator& model,
                                                                      const std::vector<EstimatorSample>& samples,
                                                                      int64_t batch_size) {
-  std::map<std::string, std::vector<EstimatorSample>> groups;
+  std::map<std::string, std::vector<const EstimatorSample*>> groups;
   for (const auto& sample : samples) {
-    if (!sample.material.empty()) groups["material/" + sample.material].push_back(sample);
-    if (!sample.background.empty()) groups["background/" + sample.background].push_back(sample);
+    if (!sample.material.empty()) groups["material/" + sample.material].push_back(&sample);
+    if (!sample.background.empty()) groups["background/" + sample.background].push_back(&sample);
   }
   std::map<std::string, EstimatorMetrics> out;
-  for (const auto& [family, members] : groups) out[family] = evaluate_estimator(model, members, batch_size);
+  for (const auto& [family, members] : groups) out[family] = evaluate_samples(model, members, batch_size);
   return out;
 }
 

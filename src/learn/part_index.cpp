@@ -183,6 +183,13 @@ nlohmann::json PartIndex::describe() const {
   return j;
 }
 
+namespace {
+std::vector<float> embedding_of(const torch::Tensor& e) {
+  const auto c = e.contiguous();
+  return std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+}
+}  // namespace
+
 std::vector<RetrievedPart> PartIndex::nearest_to(const std::vector<float>& embedding, int k) const {
   std::vector<RetrievedPart> out;
   if (!impl_ || k <= 0 || static_cast<int64_t>(embedding.size()) != impl_->embeddings.size(1)) return out;
@@ -210,14 +217,29 @@ std::vector<RetrievedPart> PartIndex::nearest_to(const std::vector<float>& embed
   return out;
 }
 
-Result<std::vector<RetrievedPart>> PartIndex::nearest(const std::vector<GeometryMaps>& views, int k) const {
-  if (!impl_) return Result<std::vector<RetrievedPart>>::fail(ErrorCode::kInvalidArgument, "part index not loaded");
-  if (views.empty()) return Result<std::vector<RetrievedPart>>::fail(ErrorCode::kInvalidArgument, "no views to search with");
+Result<std::vector<std::vector<RetrievedPart>>> PartIndex::search(const std::vector<GeometryMaps>& views, int k,
+                                                                   bool each_view) const {
+  using Out = Result<std::vector<std::vector<RetrievedPart>>>;
+  if (!impl_) return Out::fail(ErrorCode::kInvalidArgument, "part index not loaded");
+  if (views.empty()) return Out::fail(ErrorCode::kInvalidArgument, "no views to search with");
   torch::NoGradGuard no_grad;
   auto f = features_of_maps(impl_->backbone, views);  // [V, 2, F]
-  auto e = multi_view_embedding(f.unsqueeze(0)).squeeze(0).contiguous();
-  std::vector<float> emb(e.data_ptr<float>(), e.data_ptr<float>() + e.size(0));
-  return nearest_to(emb, k);
+  std::vector<std::vector<RetrievedPart>> lists;
+  lists.push_back(nearest_to(embedding_of(multi_view_embedding(f.unsqueeze(0)).squeeze(0)), k));
+  for (int64_t v = 0; each_view && views.size() > 1 && v < f.size(0); ++v)
+    lists.push_back(nearest_to(embedding_of(multi_view_embedding(f.narrow(0, v, 1).unsqueeze(0)).squeeze(0)), k));
+  return lists;
+}
+
+Result<std::vector<RetrievedPart>> PartIndex::nearest(const std::vector<GeometryMaps>& views, int k) const {
+  auto lists = search(views, k, false);
+  if (!lists) return lists.error();
+  return std::move(lists->front());
+}
+
+Result<std::vector<std::vector<RetrievedPart>>> PartIndex::nearest_joint_and_each(const std::vector<GeometryMaps>& views,
+                                                                                   int k) const {
+  return search(views, k, true);
 }
 
 }  // namespace cadcrafter::learn

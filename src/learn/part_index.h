@@ -66,10 +66,17 @@ class PartIndex {
 
   // The k most similar parts for the views' maps (any number >= 1 of views), best first.
   Result<std::vector<RetrievedPart>> nearest(const std::vector<GeometryMaps>& views, int k) const;
+  // One backbone pass for both: element 0 is nearest(views, k); with several views, element
+  // 1 + v is nearest({views[v]}, k).
+  Result<std::vector<std::vector<RetrievedPart>>> nearest_joint_and_each(const std::vector<GeometryMaps>& views,
+                                                                          int k) const;
   // The same for a precomputed embedding (feature_dim floats, any norm).
   std::vector<RetrievedPart> nearest_to(const std::vector<float>& embedding, int k) const;
 
  private:
+  // The neighbours of all views together, then (each_view, several views) of each view alone.
+  Result<std::vector<std::vector<RetrievedPart>>> search(const std::vector<GeometryMaps>& views, int k,
+                                                         bool each_view) const;
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -31,7 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct RenderCliOptions {
-  std::string file, output, shape, modalities = "depth,normal,mask,rgb", exclude_styles;
+  std::string file, output, shape, modalities = "depth,normal,mask,rgb";
+  std::vector<std::string> exclude_styles;
   int sets = 8, views = 4, size = 128;
   float fov_max = 0.0f;
   uint64_t seed = 0;
@@ -116,11 +117,8 @@ int run_render(const RenderCliOptions& o) {
     r.camera.fov_max_deg = o.fov_max;
     if (!o.no_jitter) r.camera.target_jitter = 0.25f;
   }
-  for (size_t start = 0; start < o.exclude_styles.size();) {
-    const size_t comma = std::min(o.exclude_styles.find(',', start), o.exclude_styles.size());
-    if (comma > start) r.photo.exclude.push_back(o.exclude_styles.substr(start, comma - start));
-    start = comma + 1;
-  }
+  for (const std::string& name : o.exclude_styles)
+    if (!name.empty()) r.photo.exclude.push_back(name);
   if (Status s = validate(r); !s) return fail(cmd, s.error().message);
 
   std::error_code ec;
@@ -185,7 +183,8 @@ CommandRegistration reg(
                      "Zoom variety: each view's field of view drawn in [45, DEG], the part off centre (rgb photos)");
       app.add_option("--exclude-styles", o->exclude_styles,
                      "Comma-separated photo style families never drawn (matte, glossy, metal, translucent, "
-                     "gradient, noise, table, mat, room)");
+                     "gradient, noise, table, mat, room)")
+          ->delimiter(',');
       app.add_flag("--no-jitter", o->no_jitter, "Keep cameras aimed exactly at the centre even with rgb");
       app.add_flag("--force", o->force, "Overwrite the render files of a non-empty output directory");
       app.add_flag("-q,--quiet", o->quiet, "No progress bar or summary");
