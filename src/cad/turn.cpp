@@ -173,6 +173,78 @@ CadModel turn_about_z(const CadModel& model, int quarter_turns) {
   return out;
 }
 
+CadModel centred_on(const CadModel& model, const BoundingBox& box) {
+  const Vec3 c{0.5 * (box.min.x + box.max.x), 0.5 * (box.min.y + box.max.y), 0.5 * (box.min.z + box.max.z)};
+  const Vec3 minus_c{-c.x, -c.y, -c.z};
+  CadModel out = model;
+  for (auto& ext : out.extrudes) {
+    ext.plane.origin = add(ext.plane.origin, minus_c);
+    ext.sketch_pos = add(ext.sketch_pos, minus_c);
+  }
+  out.bbox.min = add(box.min, minus_c);
+  out.bbox.max = add(box.max, minus_c);
+  return out;
+}
+
+CadModel clip_extents_to_box(const CadModel& model, const BoundingBox& box) {
+  double half_max = 0;
+  for (double d : {box.max.x - box.min.x, box.max.y - box.min.y, box.max.z - box.min.z}) half_max = std::max(half_max, 0.5 * d);
+  const double margin = 0.05 * half_max;
+  CadModel out = model;
+  for (auto& ext : out.extrudes) {
+    if (ext.operation != Operation::kCut && ext.operation != Operation::kIntersect) continue;
+    // The box's extent along the normal, measured from the sketch plane: [lo, hi].
+    double lo = 0, hi = 0;
+    bool first = true;
+    for (int corner = 0; corner < 8; ++corner) {
+      const Vec3 p{corner & 1 ? box.max.x : box.min.x, corner & 2 ? box.max.y : box.min.y, corner & 4 ? box.max.z : box.min.z};
+      const double d = dot(add(p, scaled(ext.plane.origin, -1.0)), ext.plane.normal);
+      lo = first ? d : std::min(lo, d);
+      hi = first ? d : std::max(hi, d);
+      first = false;
+    }
+    const double reach_plus = std::max(hi, 0.0) + margin, reach_minus = std::max(-lo, 0.0) + margin;
+    switch (ext.extent_type) {
+      case ExtentType::kOneSide:
+        if (ext.extent_one > reach_plus) ext.extent_one = reach_plus;
+        if (ext.extent_one < -reach_minus) ext.extent_one = -reach_minus;
+        break;
+      case ExtentType::kSymmetric:
+        ext.extent_one = std::min(ext.extent_one, std::max(reach_plus, reach_minus));
+        break;
+      case ExtentType::kTwoSides:
+        ext.extent_one = std::min(ext.extent_one, reach_plus);
+        ext.extent_two = std::min(ext.extent_two, reach_minus);
+        break;
+    }
+  }
+  return out;
+}
+
+CadModel with_representable_extents(const CadModel& model, double limit) {
+  CadModel out = model;
+  for (auto& ext : out.extrudes) {
+    double lo = 0, hi = 0;  // the prism's span along the normal, from the sketch plane
+    if (ext.extent_type == ExtentType::kOneSide) {
+      lo = std::min(0.0, ext.extent_one);
+      hi = std::max(0.0, ext.extent_one);
+    } else if (ext.extent_type == ExtentType::kTwoSides) {
+      lo = std::min(-ext.extent_two, ext.extent_one);
+      hi = std::max(-ext.extent_two, ext.extent_one);
+    } else {
+      continue;  // Symmetric: each side is half the length already
+    }
+    if (hi - lo <= limit) continue;
+    const double middle = 0.5 * (lo + hi);
+    ext.plane.origin = add(ext.plane.origin, scaled(ext.plane.normal, middle));
+    ext.sketch_pos = add(ext.sketch_pos, scaled(ext.plane.normal, middle));
+    ext.extent_type = ExtentType::kSymmetric;
+    ext.extent_one = 0.5 * (hi - lo);
+    ext.extent_two = 0.0;
+  }
+  return out;
+}
+
 namespace {
 
 // with_encodable_planes, telling which extrudes were flipped.

@@ -1,3 +1,12 @@
+// The target frame of the image -> CAD models (issue 9 §1): what the pictures can tell.
+//
+// Centring: DeepCAD normalises a model by one scale about the model's own origin, so where the
+// designer put the origin (a corner, the centre of a hole, anywhere) moves the part inside the
+// normalised box, and a photo cannot see the origin. Datasets built with the centred frame
+// (DatasetBuildOptions::vec_frame) encode centred_on(model, box of its solid): the part's
+// bounding box centred on the origin, so after DeepCAD's normalisation its longest half-extent
+// is 0.75 whatever the origin was.
+//
 // Quarter turns of a CAD model about +Z: the "view frame" rule of the image -> CAD targets
 // (issue 9 §1). A camera at azimuth a sees the same picture of turn_about_z(m, k) from
 // azimuth a + 90k as it sees of m from a, so a target rotated by minus the quarter turn nearest
@@ -19,6 +28,26 @@ namespace cadcrafter {
 // sketch-local coordinates and do not change. quarter_turns is taken mod 4 (negative =
 // clockwise).
 CadModel turn_about_z(const CadModel& model, int quarter_turns);
+
+// `model` translated by minus the centre of `box` (every sketch plane origin and sketch_pos;
+// profiles are sketch-local and do not move); its bbox becomes `box` translated the same way,
+// i.e. symmetric about the origin. `box` is a bounding box of the model's solid in model units
+// (the tessellated solid's, in the dataset builder). Commutes with turn_about_z.
+CadModel centred_on(const CadModel& model, const BoundingBox& box);
+
+// `model` with the extents of its cuts and intersections that reach past `box` (a bounding box
+// of its solid) shortened to reach past it by 5% of the box's largest half-extent: the solid does
+// not change, and "through all" cuts many times longer than the part no longer leave DeepCAD's
+// extent range once the part is centred and scaled up (encode refuses |extent| > 2 after
+// normalisation). New bodies and joins are never changed (they make the box).
+CadModel clip_extents_to_box(const CadModel& model, const BoundingBox& box);
+
+// DeepCAD quantises extents in [-1, 1] (normalised units; 1.0 itself clips to 0.99), so a part
+// centred and scaled to half-extent 0.75 cannot carry a one-sided extrude longer than 1 (e.g. a
+// rod sketched at one end). `model` with every OneSide or TwoSides extrude whose total length
+// exceeds `limit` (model units) re-expressed as a Symmetric extrude about its middle plane (plane
+// origin moved along the normal; half the length on each side): the same solid, extents halved.
+CadModel with_representable_extents(const CadModel& model, double limit);
 
 // The same solid with each extrude re-expressed, where needed, so that DeepCAD's encoder
 // (cad_vec.h) keeps its sketch plane; a quarter turn creates these cases from ordinary planes

@@ -12,6 +12,7 @@
 
 #include "cad/cad_json.h"
 #include "cad/cad_vec.h"
+#include "cad/turn.h"
 #include "kernel/check.h"
 #include "kernel/tessellate.h"
 #include "render/render_views.h"
@@ -131,6 +132,7 @@ nlohmann::json build_config(const DatasetBuildOptions& o) {
           {"views_per_set", o.views_per_set},
           {"size", o.size},
           {"rgb", o.rgb},
+          {"vec_frame", o.vec_frame},
           {"seed", o.seed},
           {"shard_size", o.shard_size},
           {"limit_per_source", o.limit_per_source},
@@ -239,6 +241,22 @@ Result<DatasetSample> make_sample(const CadModel& model, const DatasetBuildOptio
   const Mesh mesh = tessellate(checked.solid);
   if (timings) timings->tessellate += seconds_since(t0);
   if (mesh.empty()) return R::fail(ErrorCode::kGeometry, "tessellation produced no triangles");
+  if (o.vec_frame == "centred") {
+    BoundingBox box;
+    box.min = {mesh.vertices[0][0], mesh.vertices[0][1], mesh.vertices[0][2]};
+    box.max = box.min;
+    for (const auto& v : mesh.vertices) {
+      box.min = {std::min<double>(box.min.x, v[0]), std::min<double>(box.min.y, v[1]), std::min<double>(box.min.z, v[2])};
+      box.max = {std::max<double>(box.max.x, v[0]), std::max<double>(box.max.y, v[1]), std::max<double>(box.max.z, v[2])};
+    }
+    // Centred, the longest half-extent becomes 0.75: a one-sided extrude over 0.99 of that frame
+    // (over 1.32 half-extents) would clip at DeepCAD's extent range, so it turns symmetric.
+    double half_max = 0;
+    for (double d : {box.max.x - box.min.x, box.max.y - box.min.y, box.max.z - box.min.z}) half_max = std::max(half_max, 0.5 * d);
+    const double limit = 0.99 * half_max / kNormFactor;
+    vec = encode(centred_on(with_representable_extents(clip_extents_to_box(model, box), limit), box));
+    if (!vec.ok()) return vec.error();
+  }
   t0 = Clock::now();
   RenderOptions ro;
   ro.sets = o.sets;
@@ -282,6 +300,8 @@ Result<DatasetBuildReport> build_dataset(const DatasetBuildOptions& o) {
   using R = Result<DatasetBuildReport>;
   const auto start = Clock::now();
   if (o.sources.empty()) return R::fail(ErrorCode::kInvalidArgument, "no --source given");
+  if (o.vec_frame != "centred" && o.vec_frame != "model")
+    return R::fail(ErrorCode::kInvalidArgument, "unknown vector frame '" + o.vec_frame + "' (expected centred or model)");
   if (o.shard_size < 1) return R::fail(ErrorCode::kInvalidArgument, "--shard-size must be >= 1");
   if (o.sets < 1 || o.views_per_set < 1 || o.size < 8 || o.size > 2048)
     return R::fail(ErrorCode::kInvalidArgument, "--sets/--views must be >= 1 and --size in [8, 2048]");
@@ -430,6 +450,11 @@ Result<DatasetBuildReport> build_dataset(const DatasetBuildOptions& o) {
   report.seconds = seconds_since(start);
   if (Status s = write_manifest(true); !s.ok()) return s.error();
   return report;
+}
+
+std::string DatasetReader::vec_frame() const {
+  const auto config = manifest_.find("config");
+  return config != manifest_.end() && config->is_object() ? config->value("vec_frame", std::string("model")) : std::string("model");
 }
 
 Result<DatasetReader> DatasetReader::open(const std::string& dir) {

@@ -41,6 +41,10 @@ struct DatasetBuildOptions {
   std::string out_dir;
   int sets = 8, views_per_set = 4, size = 128;
   bool rgb = false;
+  // The frame of the stored vectors: "centred" (cad/turn.h, centred_on: the solid's bounding box
+  // centred on the origin before DeepCAD's normalisation, the image -> CAD target frame) or
+  // "model" (DeepCAD's own: normalised about the model's origin). Renders are the same in both.
+  std::string vec_frame = "centred";
   uint64_t seed = 0;
   int shard_size = 256;
   int threads = 1;
@@ -83,6 +87,8 @@ class DatasetReader {
   const nlohmann::json& manifest() const { return manifest_; }
   // False while a build is still running (or was stopped): only finished shards are listed.
   bool complete() const { return manifest_.value("complete", false); }
+  // DatasetBuildOptions::vec_frame of the build ("model" for datasets made before it existed).
+  std::string vec_frame() const;
   const SampleInfo& info(size_t i) const;
   // images = false: only info and the vector (about 50x cheaper; for sequence-only training).
   Result<DatasetSample> get(size_t i, bool images = true) const;

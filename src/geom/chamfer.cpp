@@ -134,7 +134,10 @@ const std::array<IntMatrix3, 24>& cube_rotations() {
   return rotations;
 }
 
-double rotation_free_chamfer(const PointCloud& a, const PointCloud& b) {
+namespace {
+
+// min over `rotations` R of chamfer_distance(normalize_centered(a), R normalize_centered(b)).
+double centred_chamfer_over(const PointCloud& a, const PointCloud& b, const IntMatrix3* rotations, size_t count) {
   if (a.empty() || b.empty()) return std::numeric_limits<double>::infinity();
   const PointCloud na = normalize_centered(a), nb = normalize_centered(b);
   // CD(na, R nb) = mean_a min_b |a - R b|^2 + mean_b min_a |R b - a|^2. The first term equals
@@ -143,7 +146,8 @@ double rotation_free_chamfer(const PointCloud& a, const PointCloud& b) {
   const CloudTree tree_a(na), tree_b(nb);
   const double wa = 1.0 / static_cast<double>(na.size()), wb = 1.0 / static_cast<double>(nb.size());
   double best = std::numeric_limits<double>::infinity();
-  for (const IntMatrix3& r : cube_rotations()) {
+  for (size_t k = 0; k < count; ++k) {
+    const IntMatrix3& r = rotations[k];
     const IntMatrix3 rt = transpose(r);
     double total = 0.0;
     for (size_t i = 0; i < na.size() && total < best; ++i) total += wa * tree_b.nearest_d2(rotate(rt, na[i]).data());
@@ -151,6 +155,26 @@ double rotation_free_chamfer(const PointCloud& a, const PointCloud& b) {
     best = std::min(best, total);  // an abandoned rotation has total >= best
   }
   return best;
+}
+
+}  // namespace
+
+double rotation_free_chamfer(const PointCloud& a, const PointCloud& b) {
+  return centred_chamfer_over(a, b, cube_rotations().data(), cube_rotations().size());
+}
+
+double centred_chamfer(const PointCloud& a, const PointCloud& b) {
+  const IntMatrix3 identity = cube_rotations()[0];
+  return centred_chamfer_over(a, b, &identity, 1);
+}
+
+double z_turn_free_chamfer(const PointCloud& a, const PointCloud& b) {
+  // The quarter turns about +Z: (x, y) -> (-y, x) applied 0..3 times.
+  static const std::array<IntMatrix3, 4> turns = {{{{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}},
+                                                    {{{0, -1, 0}, {1, 0, 0}, {0, 0, 1}}},
+                                                    {{{-1, 0, 0}, {0, -1, 0}, {0, 0, 1}}},
+                                                    {{{0, 1, 0}, {-1, 0, 0}, {0, 0, 1}}}}};
+  return centred_chamfer_over(a, b, turns.data(), turns.size());
 }
 
 }  // namespace cadcrafter

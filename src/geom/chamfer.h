@@ -37,6 +37,15 @@ double deepcad_chamfer(const PointCloud& ground_truth, const PointCloud& generat
 // most (a rotation is abandoned once its partial sum exceeds the best so far).
 double rotation_free_chamfer(const PointCloud& a, const PointCloud& b);
 
+// The same normalisation without the rotations: both clouds centred and scaled to unit max-abs
+// coordinate, compared as they stand. Reads how far a prediction is from the target once the
+// placement and size that images cannot tell (where the model's origin lies, its scale) are
+// taken out, with its orientation still counted.
+double centred_chamfer(const PointCloud& a, const PointCloud& b);
+
+// Between the two: the best of the four quarter turns about +Z (the turns the view frame fixes).
+double z_turn_free_chamfer(const PointCloud& a, const PointCloud& b);
+
 // Centre of the bounding box to the origin, then divided by the largest absolute coordinate
 // (the cloud fits [-1, 1]^3 and touches its boundary). A single point or an empty cloud is
 // only centred.

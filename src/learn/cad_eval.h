@@ -51,6 +51,11 @@ struct CadEvalReport {
   // prediction did not build; serialised, NaN as null).
   double chamfer_rotation_free_median = 0.0;
   std::vector<double> chamfer_rotation_free, chamfer_rotation_free_per_model;
+  // Between the two, to tell placement from orientation errors (per valid prediction, medians
+  // serialised): centred_chamfer (centred and unit scale, as oriented) and z_turn_free_chamfer
+  // (the same, best of the four quarter turns about +Z).
+  double chamfer_centred_median = 0.0, chamfer_z_turn_free_median = 0.0;
+  std::vector<double> chamfer_centred, chamfer_z_turn_free;
   // Chance level: one pair per buildable ground truth (none with fewer than two).
   double chance_chamfer_median = 0.0, chance_chamfer_rotation_free_median = 0.0;
   std::vector<double> chance_chamfer, chance_chamfer_rotation_free;  // per pair (not serialised)

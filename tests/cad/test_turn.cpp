@@ -97,6 +97,36 @@ TEST(Turn, QuarterTurnMovesPlanesAndBox) {
   EXPECT_TRUE(same_vec3(h.bbox.max, {0, 0, 2}));
 }
 
+// Centring moves every plane by minus the box centre, leaves the sketches alone, makes the box
+// symmetric, and commutes with the quarter turns.
+TEST(Turn, CentringMovesPlanesByTheBoxCentre) {
+  const CadModel m = bracket();  // box [0,4]x[0,5]x[0,2]
+  const CadModel c = centred_on(m, m.bbox);
+  ASSERT_EQ(c.extrudes.size(), m.extrudes.size());
+  for (size_t i = 0; i < m.extrudes.size(); ++i) {
+    const SketchPlane &a = m.extrudes[i].plane, &b = c.extrudes[i].plane;
+    EXPECT_TRUE(same_vec3(b.origin, {a.origin.x - 2, a.origin.y - 2.5, a.origin.z - 1}));
+    EXPECT_TRUE(same_vec3(b.x_axis, a.x_axis));
+    EXPECT_TRUE(same_vec3(b.normal, a.normal));
+    EXPECT_TRUE(same_vec3(c.extrudes[i].sketch_pos, {m.extrudes[i].sketch_pos.x - 2, m.extrudes[i].sketch_pos.y - 2.5,
+                                                     m.extrudes[i].sketch_pos.z - 1}));
+  }
+  EXPECT_TRUE(same_vec3(c.bbox.min, {-2, -2.5, -1}));
+  EXPECT_TRUE(same_vec3(c.bbox.max, {2, 2.5, 1}));
+  for (int k = 1; k < 4; ++k) {
+    SCOPED_TRACE(k);
+    const CadModel turned = turn_about_z(m, k);
+    EXPECT_TRUE(same_model(turn_about_z(c, k), centred_on(turned, turned.bbox)));
+  }
+  // Encoded, the centred model spans DeepCAD's box symmetrically: its longest half-extent (y) is
+  // scaled to 0.75, so the encoder's scale is 0.75 / 2.5 instead of 0.75 / 5.
+  auto vm = encode(m), vc = encode(c);
+  ASSERT_TRUE(vm.ok() && vc.ok());
+  auto dc = decode(*vc);
+  ASSERT_TRUE(dc.ok());
+  EXPECT_NEAR(dc->extrudes[0].extent_one, 0.5 * 0.75 / 2.5, 2.0 / 256);
+}
+
 TEST(Turn, TurnsComposeExactly) {
   expect_exact_turns(bracket());
   expect_exact_turns(cube_facing_minus_x());

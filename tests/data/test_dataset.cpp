@@ -2,10 +2,15 @@
 // logged, the result does not depend on threads, and a re-run resumes.
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "cad/cad_json.h"
 #include "cad/cad_vec.h"
+#include "cad/turn.h"
 #include "data/dataset.h"
+#include "kernel/batch_check.h"
+#include "kernel/check.h"
+#include "kernel/tessellate.h"
 #include "test_support.h"
 #include "util/atomic_file.h"
 
@@ -105,6 +110,7 @@ TEST(Dataset, F360SamplesMatchTheEncoderAndRejectionsAreLogged) {
   o.sources = {*parse_dataset_source("f360:" + testing::shared_data_dir() + "/f360")};
   o.splits = {"train", "val"};
   o.limit_per_source = 20;
+  o.vec_frame = "model";  // DeepCAD's own vectors, bit for bit
   auto r = build_dataset(o);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->jobs, 20);
@@ -136,6 +142,152 @@ TEST(Dataset, F360SamplesMatchTheEncoderAndRejectionsAreLogged) {
     for (size_t k = 0; k < rows.size(); ++k) EXPECT_EQ(rows[k], (*vec)[k]);
     // Padding rows are EOS.
     for (size_t k = rows.size(); k < kShardVecRows; ++k) EXPECT_EQ(s->vec[k * kShardVecCols], kCmdEos);
+  }
+}
+
+// The bounding box of a vector's solid (kernel-built from the decoded vector).
+std::optional<std::pair<std::array<double, 3>, std::array<double, 3>>> vec_solid_box(const std::vector<std::array<int, kShardVecCols>>& rows) {
+  CheckOptions check;
+  check.keep_solid = true;
+  const CheckResult c = check_vec(CadVec(rows.begin(), rows.end()), check);
+  if (!c.valid) return std::nullopt;
+  const Mesh mesh = tessellate(c.solid);
+  if (mesh.empty()) return std::nullopt;
+  std::array<double, 3> lo{1e9, 1e9, 1e9}, hi{-1e9, -1e9, -1e9};
+  for (const auto& v : mesh.vertices)
+    for (int k = 0; k < 3; ++k) lo[k] = std::min<double>(lo[k], v[k]), hi[k] = std::max<double>(hi[k], v[k]);
+  return std::make_pair(lo, hi);
+}
+
+// The centred frame (the image -> CAD target): every solid's box is centred on the origin and its
+// longest half-extent is DeepCAD's 0.75, to within quantisation; the model frame keeps the
+// designer's origin (F360 parts off centre), and the renders are the same in both.
+TEST(Dataset, CentredFrameCentresEverySolid) {
+  CADCRAFTER_REQUIRE_SHARED_DATA();
+  testing::TempDir centred, model;
+  DatasetBuildOptions o = small_options(centred.path(), 2);
+  o.sources = {*parse_dataset_source("f360:" + testing::shared_data_dir() + "/f360")};
+  o.splits = {"train"};
+  o.limit_per_source = 12;
+  ASSERT_EQ(o.vec_frame, "centred");  // the default
+  ASSERT_TRUE(build_dataset(o).ok());
+  o.out_dir = model.path();
+  o.vec_frame = "model";
+  ASSERT_TRUE(build_dataset(o).ok());
+  auto rc = DatasetReader::open(centred.path()), rm = DatasetReader::open(model.path());
+  ASSERT_TRUE(rc.ok() && rm.ok());
+  EXPECT_EQ(rc->vec_frame(), "centred");
+  EXPECT_EQ(rm->vec_frame(), "model");
+  ASSERT_EQ(rc->size(), rm->size());
+  ASSERT_GT(rc->size(), 5u);
+  int checked = 0, off_centre_in_model_frame = 0;
+  for (size_t i = 0; i < rc->size(); ++i) {
+    auto a = rc->get(i), b = rm->get(i);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->info.id, b->info.id);
+    EXPECT_EQ(a->depth, b->depth);  // the pictures do not depend on the frame
+    const auto box_c = vec_solid_box(a->vec_rows()), box_m = vec_solid_box(b->vec_rows());
+    if (!box_c || !box_m) continue;
+    ++checked;
+    double half_max = 0, centre_off_m = 0;
+    for (int k = 0; k < 3; ++k) {
+      SCOPED_TRACE(a->info.id + " axis " + std::to_string(k));
+      EXPECT_NEAR(0.5 * (box_c->first[k] + box_c->second[k]), 0.0, 0.02);
+      half_max = std::max(half_max, 0.5 * (box_c->second[k] - box_c->first[k]));
+      centre_off_m = std::max(centre_off_m, std::abs(0.5 * (box_m->first[k] + box_m->second[k])));
+    }
+    EXPECT_NEAR(half_max, kNormFactor, 0.02) << a->info.id;
+    if (centre_off_m > 0.1) ++off_centre_in_model_frame;
+  }
+  EXPECT_GE(checked, 5);
+  EXPECT_GE(off_centre_in_model_frame, 1);  // else the test would not tell the frames apart
+  // A dataset cannot be resumed in another frame, and unknown frames are refused.
+  o.out_dir = centred.path();
+  EXPECT_FALSE(build_dataset(o).ok());
+  o.vec_frame = "middle";
+  EXPECT_FALSE(build_dataset(o).ok());
+}
+
+// A "through all" cut 100 times longer than the part is shortened to just past the part's box:
+// the solid is the same, and its extent fits DeepCAD's range once the part is scaled up.
+TEST(Dataset, ClippedCutExtentsKeepTheSolid) {
+  CadModel m;
+  m.id = "plate_with_bore";
+  Extrude plate;
+  plate.profile.loops.resize(1);
+  const Vec2 corners[4] = {{0, 0}, {4, 0}, {4, 3}, {0, 3}};
+  for (int k = 0; k < 4; ++k) {
+    Curve c;
+    c.type = CurveType::kLine;
+    c.start = corners[k];
+    c.end = corners[(k + 1) % 4];
+    plate.profile.loops[0].curves.push_back(c);
+  }
+  plate.extent_one = 0.5;
+  m.extrudes.push_back(plate);
+  Extrude bore;
+  bore.plane.origin = {0, 0, 0.5};
+  Curve circle;
+  circle.type = CurveType::kCircle;
+  circle.center = {2, 1.5};
+  circle.radius = 0.5;
+  bore.profile.loops = {Loop{{circle}}};
+  bore.operation = Operation::kCut;
+  bore.extent_one = -50.0;
+  m.extrudes.push_back(bore);
+  m.bbox.min = {0, 0, 0};
+  m.bbox.max = {4, 3, 0.5};
+  const CadModel clipped = clip_extents_to_box(m, m.bbox);
+  EXPECT_NEAR(clipped.extrudes[1].extent_one, -(0.5 + 0.05 * 2.0), 1e-12);
+  EXPECT_EQ(clipped.extrudes[0].extent_one, 0.5);  // new bodies are never changed
+  const CheckResult a = check_model(m), b = check_model(clipped);
+  ASSERT_TRUE(a.valid && b.valid) << a.reason << b.reason;
+  EXPECT_NEAR(a.volume, 4 * 3 * 0.5 - M_PI * 0.25 * 0.5, 1e-3);
+  EXPECT_NEAR(b.volume, a.volume, 1e-9 * a.volume + 1e-9);
+  // Centred, the unclipped cut leaves DeepCAD's extent range; the clipped one encodes.
+  EXPECT_FALSE(encode(centred_on(m, m.bbox)).ok());
+  EXPECT_TRUE(encode(centred_on(clipped, m.bbox)).ok());
+}
+
+// A rod sketched at one end and extruded 20 along +Y: centred and scaled, its one-sided extent
+// (1.5) would clip at DeepCAD's range (1.0); re-expressed about its middle plane it is the same
+// solid and decodes at full length.
+TEST(Dataset, LongExtrudesTurnSymmetricAndKeepTheSolid) {
+  CadModel m;
+  m.id = "rod";
+  Extrude rod;
+  rod.plane.x_axis = {1, 0, 0};
+  rod.plane.y_axis = {0, 0, -1};
+  rod.plane.normal = {0, 1, 0};
+  Curve circle;
+  circle.type = CurveType::kCircle;
+  circle.center = {0, 0};
+  circle.radius = 0.95;
+  rod.profile.loops = {Loop{{circle}}};
+  rod.extent_one = 20.0;
+  m.extrudes.push_back(rod);
+  m.bbox.min = {-0.95, 0, -0.95};
+  m.bbox.max = {0.95, 20, 0.95};
+  const double limit = 0.99 * 10.0 / kNormFactor;
+  const CadModel sym = with_representable_extents(m, limit);
+  ASSERT_EQ(sym.extrudes[0].extent_type, ExtentType::kSymmetric);
+  EXPECT_DOUBLE_EQ(sym.extrudes[0].extent_one, 10.0);
+  EXPECT_DOUBLE_EQ(sym.extrudes[0].plane.origin.y, 10.0);
+  EXPECT_EQ(with_representable_extents(m, 25.0).extrudes[0].extent_type, ExtentType::kOneSide);  // short enough: unchanged
+  const CheckResult a = check_model(m), b = check_model(sym);
+  ASSERT_TRUE(a.valid && b.valid) << a.reason << b.reason;
+  EXPECT_NEAR(b.volume, a.volume, 1e-9 * a.volume);
+  // Through the centred encoding: the one-sided rod comes back short, the symmetric one whole.
+  for (const CadModel* model : std::vector<const CadModel*>{&m, &sym}) {
+    auto vec = encode(centred_on(*model, m.bbox));
+    ASSERT_TRUE(vec.ok());
+    const auto box = vec_solid_box(std::vector<std::array<int, kShardVecCols>>(vec->begin(), vec->end()));
+    ASSERT_TRUE(box.has_value());
+    const double length = box->second[1] - box->first[1];
+    if (model == &sym)
+      EXPECT_NEAR(length, 1.5, 0.02);
+    else
+      EXPECT_LT(length, 1.1);
   }
 }
 

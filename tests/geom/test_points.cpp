@@ -191,6 +191,31 @@ TEST(RotationFreeChamfer, DifferentShapesStayApartAndSymmetric) {
   EXPECT_LT(rotation_free_chamfer(plate, turn_shift_scale(plate, 0, 3, {1, 2, 3})), 1e-9);
 }
 
+// The two in-between distances that tell placement from orientation: centred_chamfer ignores
+// shift and scale only; z_turn_free_chamfer also the four quarter turns about +Z, not others.
+TEST(CentredChamfer, IgnoresShiftAndScaleButNotTurns) {
+  const PointCloud a = sample_surface(box_mesh(1, 2, 0.5f), kChamferPoints, 1);
+  const PointCloud shifted = turn_shift_scale(a, -1, 2.5f, {3.0f, -1.0f, 0.5f});
+  EXPECT_GT(chamfer_distance(a, shifted), 1.0);
+  EXPECT_LT(centred_chamfer(a, shifted), 1e-9);
+  EXPECT_LT(z_turn_free_chamfer(a, shifted), 1e-9);
+  // A quarter turn about +Z: only the turn-free distances forgive it.
+  const PointCloud turned_z = turn_shift_scale(a, 2, 0.5f, {1, 1, 1});
+  EXPECT_GT(centred_chamfer(a, turned_z), 0.05);
+  EXPECT_LT(z_turn_free_chamfer(a, turned_z), 1e-9);
+  EXPECT_LT(z_turn_free_chamfer(turned_z, a), 1e-9);
+  // A quarter turn about +X is not a turn about Z.
+  const PointCloud turned_x = turn_shift_scale(a, 0, 1.0f, {});
+  EXPECT_GT(z_turn_free_chamfer(a, turned_x), 0.05);
+  EXPECT_LT(rotation_free_chamfer(a, turned_x), 1e-9);
+  // Ordered: rotation-free <= z-turn-free <= centred (each a minimum over more rotations).
+  const PointCloud cyl = sample_surface(cylinder_mesh(0.5f, 1, 64), kChamferPoints, 4);
+  EXPECT_LE(rotation_free_chamfer(a, cyl), z_turn_free_chamfer(a, cyl));
+  EXPECT_LE(z_turn_free_chamfer(a, cyl), centred_chamfer(a, cyl));
+  EXPECT_TRUE(std::isinf(centred_chamfer(a, PointCloud{})));
+  EXPECT_TRUE(std::isinf(z_turn_free_chamfer(PointCloud{}, a)));
+}
+
 TEST(MeshIo, StlRoundTripAndNoPartialFiles) {
   testing::TempDir dir;
   const Mesh m = box_mesh(2, 3, 4);

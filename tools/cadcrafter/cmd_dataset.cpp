@@ -1,6 +1,6 @@
 // `cadcrafter dataset`: training data shards.
 //   dataset build --source f360:DIR --split train --source synth:N -o OUT [--sets 8 --views 4
-//                 --size 128 --rgb --threads N --seed S --shard-size M]
+//                 --size 128 --rgb --frame centred|model --threads N --seed S --shard-size M]
 //   dataset info DIR [--verify]
 #include <chrono>
 #include <cstdio>
@@ -27,6 +27,7 @@ struct DatasetCliOptions {
   std::string out_dir;
   int sets = 8, views = 4, size = 128;
   bool rgb = false;
+  std::string frame = "centred";
   int threads = default_threads();
   uint64_t seed = 0;
   int shard_size = 256;
@@ -65,6 +66,7 @@ int run_build(const DatasetCliOptions& c) {
   o.views_per_set = c.views;
   o.size = c.size;
   o.rgb = c.rgb;
+  o.vec_frame = c.frame;
   o.threads = std::max(1, c.threads);
   o.seed = c.seed;
   o.shard_size = c.shard_size;
@@ -107,6 +109,7 @@ int run_info(const DatasetCliOptions& c) {
   std::printf("  samples   %zu (%lld jobs, %lld rejected)\n", reader->size(), m.value("jobs", 0LL), m.value("rejected", 0LL));
   for (const auto& [k, v] : counts) std::printf("    %-20s %lld\n", k.c_str(), static_cast<long long>(v));
   std::printf("  views     %d x %d px%s, depth+normal+mask%s\n", reader->views(), reader->image_size(), "", reader->has_rgb() ? "+rgb" : "");
+  std::printf("  vectors   %s frame\n", reader->vec_frame().c_str());
   std::printf("  shards    %zu, %s (%s per sample)\n", reader->shards().size(), human_bytes(static_cast<double>(bytes)).c_str(),
               human_bytes(reader->size() ? static_cast<double>(bytes) / reader->size() : 0).c_str());
   // Rejection reasons, by their first words.
@@ -143,6 +146,11 @@ CommandRegistration reg("dataset", "Build or inspect sharded training datasets (
   build->add_option("--views", o->views, "Views per set")->capture_default_str();
   build->add_option("--size", o->size, "Image size in pixels")->capture_default_str();
   build->add_flag("--rgb", o->rgb, "Also store photo-like RGB renders");
+  build->add_option("--frame", o->frame,
+                    "Frame of the stored vectors: centred (the solid's box centred on the origin before DeepCAD's "
+                    "normalisation: the image -> CAD target) or model (DeepCAD's own, about the model's origin)")
+      ->check(CLI::IsMember({"centred", "model"}))
+      ->capture_default_str();
   build->add_option("--threads,--workers", o->threads, "Worker threads")->capture_default_str();
   build->add_option("--seed", o->seed, "Seed of cameras and synthetic models")->capture_default_str();
   build->add_option("--shard-size", o->shard_size, "Models (jobs) per shard")->capture_default_str();
