@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <numeric>
 #include <random>
 #include <set>
@@ -69,7 +70,7 @@ void from_json(const nlohmann::json& j, DiffusionSettings& o) {
 
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin) {
   BackboneConfig c;
-  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "objective", "temperature", "mirror", "estimator_like", "init", "train"}, origin);
+  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "objective", "temperature", "mirror", "estimator_like", "init", "photo_data", "photo_share", "train"}, origin);
       !st)
     return st.error();
   if (auto st = read_section(j, "backbone", &c.backbone, origin); !st) return st.error();
@@ -83,6 +84,8 @@ Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std:
     c.mirror = j.value("mirror", c.mirror);
     c.estimator_like = j.value("estimator_like", c.estimator_like);
     c.init = j.value("init", c.init);
+    c.photo_data = j.value("photo_data", c.photo_data);
+    c.photo_share = j.value("photo_share", c.photo_share);
   } catch (const nlohmann::json::exception& e) {
     return Result<BackboneConfig>::fail(ErrorCode::kParse, origin + ": " + e.what());
   }
@@ -90,6 +93,10 @@ Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std:
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": objective must be regress_z or contrastive");
   if (c.estimator_like < 0.0 || c.estimator_like > 1.0)
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": estimator_like is a probability in [0, 1]");
+  if (!(c.photo_share >= 0.0 && c.photo_share <= 1.0))
+    return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": photo_share is a probability in [0, 1]");
+  if (!c.photo_data.empty() && c.objective != "contrastive")
+    return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": photo_data needs the contrastive objective");
   if (c.temperature <= 0.0) return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": temperature must be > 0");
   if (c.objective == "contrastive" && c.views_per_sample < 2)
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": the contrastive objective needs views_per_sample >= 2");
@@ -112,6 +119,8 @@ nlohmann::json backbone_config_to_json(const BackboneConfig& c) {
           {"mirror", c.mirror},
           {"estimator_like", c.estimator_like},
           {"init", c.init},
+          {"photo_data", c.photo_data},
+          {"photo_share", c.photo_share},
           {"train", c.train}};
 }
 
@@ -385,6 +394,53 @@ torch::Tensor contrastive_features(const torch::Tensor& out, int64_t b) {
   return 0.5 * (out.narrow(0, 0, b) + out.narrow(0, b, b));
 }
 
+// The photo pairs of config.photo_data: estimated maps of every view of the photo dataset's parts
+// that are training parts (by id), cached in the run folder; returns, per training row, its row
+// in *present (-1: no photos). *views is [M * V, 4, s, s] (uint8), *present [M, V].
+Result<std::vector<int64_t>> photo_rows(const DatasetReader& reader, const std::vector<size_t>& train_idx, const BackboneConfig& config,
+                                        const ConditionRunContext& ctx, torch::Tensor* views, torch::Tensor* present) {
+  using R = Result<std::vector<int64_t>>;
+  if (!ctx.estimate_views)
+    return R::fail(ErrorCode::kInvalidArgument, "photo_data needs the depth/normal estimator (train backbone --estimator)");
+  auto photos = DatasetReader::open(config.photo_data);
+  if (!photos) return R::fail(photos.error().code, "photo_data: " + photos.error().message);
+  if (!photos->has_rgb()) return R::fail(ErrorCode::kInvalidArgument, "photo_data " + config.photo_data + " was built without --rgb");
+  std::map<std::string, int64_t> train_row;
+  for (size_t k = 0; k < train_idx.size(); ++k) train_row[reader.info(train_idx[k]).id] = static_cast<int64_t>(k);
+  std::vector<size_t> pidx;
+  std::vector<int64_t> rows(train_idx.size(), -1);
+  for (size_t i = 0; i < photos->size(); ++i) {
+    const auto it = train_row.find(photos->info(i).id);
+    if (it == train_row.end() || photos->info(i).split != "train") continue;
+    rows[static_cast<size_t>(it->second)] = static_cast<int64_t>(pidx.size());
+    pidx.push_back(i);
+  }
+  if (pidx.empty()) return R::fail(ErrorCode::kInvalidArgument, "photo_data " + config.photo_data + " has none of the training parts");
+  const fs::path run(ctx.run_dir);
+  const std::string views_file = (run / "views-photo.pt").string(), present_file = (run / "views-photo-present.pt").string();
+  if (fs::exists(views_file) && fs::exists(present_file)) {
+    torch::load(*views, views_file);
+    torch::load(*present, present_file);
+  }
+  const auto v = static_cast<int64_t>(photos->views());
+  if (!(views->defined() && present->defined() && present->dim() == 2 && present->size(0) == static_cast<int64_t>(pidx.size()) &&
+        present->size(1) == v && views->size(0) == present->size(0) * v && views->size(2) == config.image_size)) {
+    auto estimated = ctx.estimate_views(*photos, pidx, config.image_size, present);
+    if (!estimated) return estimated.error();
+    *views = estimated->reshape({-1, 4, config.image_size, config.image_size}).contiguous();
+    for (const auto& [file, t] : {std::make_pair(views_file, *views), std::make_pair(present_file, *present)})
+      if (auto st = write_atomically(file, [&](const std::string& tmp) -> Status {
+            torch::save(t, tmp);
+            return {};
+          });
+          !st)
+        return st.error();
+  }
+  std::printf("photo pairs: %zu training parts with %lld estimated views (%lld without an object)\n", pidx.size(),
+              static_cast<long long>(present->numel()), static_cast<long long>(present->numel() - present->sum().item<int64_t>()));
+  return rows;
+}
+
 Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir, const BackboneConfig& config,
                                                   const ConditionRunContext& ctx) {
   auto reader = DatasetReader::open(dataset_dir);
@@ -411,6 +467,15 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
     auto vv = load_framed_views(*reader, val_idx, config.image_size, val_views_of, std::max(1, torch::get_num_threads()), ctx.progress);
     if (!vv) return vv.error();
     val_views = *vv;
+  }
+
+  // Photo pairs (config.photo_data): the estimator's maps of photo-like renders of training parts.
+  torch::Tensor photo_views, photo_present;               // [M * V, 4, s, s] uint8, [M, V] bool
+  std::vector<int64_t> photo_row(train_idx.size(), -1);  // training row -> row of photo_present
+  if (!config.photo_data.empty()) {
+    auto rows = photo_rows(*reader, train_idx, config, ctx, &photo_views, &photo_present);
+    if (!rows) return rows.error();
+    photo_row = std::move(*rows);
   }
 
   ConvBackbone model(config.backbone);
@@ -443,10 +508,30 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
       fa.push_back(config.mirror ? static_cast<int64_t>(rng() % 2) : 0);
       fb.push_back(config.mirror ? static_cast<int64_t>(rng() % 2) : 0);
     }
+    // With photo pairs, the first view of a part that has photos is, with probability photo_share,
+    // one of its photos' estimated maps (not degraded further). No draw without photo_data, so
+    // other runs keep their sequence.
+    std::vector<int64_t> photo_at, photo_from;
+    if (photo_present.defined()) {
+      const int64_t pv = photo_present.size(1);
+      for (int64_t b = 0; b < batch; ++b) {
+        const int64_t row = photo_row[static_cast<size_t>(si[static_cast<size_t>(b)])];
+        if (row < 0 || unit(rng) >= config.photo_share) continue;
+        const auto start = static_cast<int64_t>(rng() % static_cast<uint64_t>(pv));
+        for (int64_t k = 0; k < pv; ++k)
+          if (photo_present[row][(start + k) % pv].item<bool>()) {
+            photo_at.push_back(b);
+            photo_from.push_back(row * pv + (start + k) % pv);
+            da[static_cast<size_t>(b)] = 0;
+            break;
+          }
+      }
+    }
     auto s_t = torch::tensor(si);
     const bool degrade = config.estimator_like > 0.0;
-    auto images = torch::cat({contrastive_images(train_views->index({s_t, torch::tensor(va)}), torch::tensor(fa),
-                                                 degrade ? torch::tensor(da) : torch::Tensor()),
+    auto stored_a = train_views->index({s_t, torch::tensor(va)});
+    if (!photo_at.empty()) stored_a.index_put_({torch::tensor(photo_at)}, photo_views.index({torch::tensor(photo_from)}));
+    auto images = torch::cat({contrastive_images(stored_a, torch::tensor(fa), degrade ? torch::tensor(da) : torch::Tensor()),
                               contrastive_images(train_views->index({s_t, torch::tensor(vb)}), torch::tensor(fb),
                                                  degrade ? torch::tensor(db) : torch::Tensor())},
                              0)

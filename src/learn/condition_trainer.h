@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -25,6 +26,10 @@
 #include "learn/latent_diffusion.h"
 #include "learn/noise_schedule.h"
 #include "learn/samplers.h"
+
+namespace cadcrafter {
+class DatasetReader;
+}
 
 namespace cadcrafter::learn {
 
@@ -42,6 +47,14 @@ struct BackboneConfig {
   double estimator_like = 0.0;   // contrastive: probability that a view is degraded like the
                                  // estimator's maps of a photo (learn/contrastive.h estimator_like)
   std::string init;              // contrastive: start from this backbone run's weights ("" = random)
+  // contrastive: a dataset built with --rgb whose parts (matched by id) are among the training
+  // parts. Its photo-like renders go through the depth/normal estimator
+  // (ConditionRunContext::estimate_views) once, and with probability photo_share the first view
+  // of such a part's pair is one of those estimates instead of a render: the pairs then teach
+  // exactly the gap a user's photo has to cross (estimated maps -> the rendered maps the part
+  // index holds), not an imitation of it (estimator_like).
+  std::string photo_data;
+  double photo_share = 0.5;
   TrainOptions train;
 };
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin);
@@ -83,9 +96,17 @@ class ConditionalPriorImpl : public torch::nn::Module {
 };
 TORCH_MODULE(ConditionalPrior);
 
+// The estimated maps of every view of `indices` of a dataset with photo-like renders, framed for
+// the backbone and stored like the training views (encode_views: uint8 [N, V, 4, size, size]);
+// present [N, V] (bool) says which views the estimator found an object in. Supplied by the
+// caller: the estimator's pre- and post-processing lives in app/ (view_maps.h).
+using EstimateViewsFn = std::function<Result<torch::Tensor>(const DatasetReader& reader, const std::vector<size_t>& indices,
+                                                            int64_t size, torch::Tensor* present)>;
+
 struct ConditionRunContext : RunContext {
   std::string ae_run;         // trained autoencoder folder
   std::string backbone;       // backbone run folder, or a TorchScript file (diffusion only)
+  EstimateViewsFn estimate_views;  // backbone photo_data only
 };
 
 Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const BackboneConfig& config,

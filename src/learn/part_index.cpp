@@ -100,6 +100,7 @@ Status build_part_index(const PartIndexBuildOptions& o) {
                            {"image_size", backbone->image_size},
                            {"parts", static_cast<int64_t>(indices.size())},
                            {"data", o.dataset},
+                           {"vec_frame", reader->vec_frame()},
                            {"splits", o.splits},
                            {"source", o.source.empty() ? "all" : o.source}};
   if (auto st = write_file_atomically((out / "config.json").string(), config.dump(2) + "\n"); !st) return st;
@@ -169,6 +170,8 @@ Result<PartIndex> PartIndex::load(const std::string& dir) {
 int64_t PartIndex::size() const { return impl_ ? impl_->embeddings.size(0) : 0; }
 int PartIndex::feature_dim() const { return impl_ ? static_cast<int>(impl_->embeddings.size(1)) : 0; }
 std::string PartIndex::backbone_path() const { return impl_ ? impl_->backbone_path : ""; }
+
+std::string PartIndex::vec_frame() const { return impl_ ? impl_->config.value("vec_frame", std::string("model")) : "model"; }
 
 std::vector<std::string> PartIndex::weight_files() const {
   if (!impl_) return {};

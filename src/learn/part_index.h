@@ -61,6 +61,9 @@ class PartIndex {
   int64_t size() const;
   int feature_dim() const;
   std::string backbone_path() const;
+  // The frame of the stored vectors (the dataset's, data/dataset.h DatasetBuildOptions::vec_frame):
+  // "centred" or "model" (indexes built before the frame existed).
+  std::string vec_frame() const;
   std::vector<std::string> weight_files() const;  // index.pt + the backbone's weights
   nlohmann::json describe() const;
 

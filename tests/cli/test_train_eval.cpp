@@ -138,6 +138,43 @@ TEST(CliTrainEval, ContrastiveBackboneIndexAndRetrievalEval) {
   EXPECT_GE(e["identity_retrieval"]["top5"].get<double>(), e["identity_retrieval"]["top1"].get<double>());
   EXPECT_EQ(e["target_quarter_turns"].size(), 12u);
   EXPECT_TRUE(e["retrieval"]["geometry"].contains("chance_chamfer_rotation_free_median"));
+  EXPECT_TRUE(e["retrieval"]["geometry"].contains("chamfer_centred_median"));
+  EXPECT_EQ(e["vec_frame"]["targets"], "centred");  // datasets are built in the centred frame
+  EXPECT_EQ(e["vec_frame"]["answers"], "centred");
+}
+
+// Photo pairs: a backbone config's photo_data sends the photo-like renders of training parts
+// through the estimator once (cached in the run), pairs them with renders of the same parts,
+// and refuses data it cannot use with a message that says why.
+TEST(CliTrainEval, BackbonePhotoPairsGoThroughTheEstimator) {
+  TempDir dir;
+  if (cadcrafter("train --help", dir).code != 0) GTEST_SKIP() << "built without LibTorch";
+  const std::string data = dir / "data", photos = dir / "photos";
+  auto r = cadcrafter("dataset build --source synth:6 --sets 2 --size 32 -q -o '" + data + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = cadcrafter("dataset build --source synth:6 --sets 1 --views 2 --size 64 --rgb -q -o '" + photos + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto write_config = [&](const std::string& path, const std::string& photo_data) {
+    return write_file_atomically(path, R"({"kind": "backbone", "backbone": {"base_channels": 4, "feature_dim": 8},
+      "image_size": 32, "views_per_sample": 4, "objective": "contrastive", "photo_data": ")" + photo_data + R"(", "photo_share": 1.0,
+      "train": {"batch_size": 4, "max_steps": 3, "log_every": 1, "val_every": 0, "checkpoint_every": 3}})");
+  };
+  ASSERT_TRUE(write_config(dir / "bb.json", photos));
+  r = cadcrafter("train backbone --data '" + data + "' --config '" + (dir / "bb.json") + "' -q -o '" + (dir / "bb") + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("photo pairs: 6 training parts with 12 estimated views"), std::string::npos) << r.out;
+  EXPECT_TRUE(fs::is_regular_file(dir / "bb/views-photo.pt"));
+  EXPECT_TRUE(fs::is_regular_file(dir / "bb/backbone.pt"));
+  // A dataset without photo-like renders, and a missing estimator, are refused before training.
+  ASSERT_TRUE(write_config(dir / "bad.json", data));
+  r = cadcrafter("train backbone --data '" + data + "' --config '" + (dir / "bad.json") + "' -q -o '" + (dir / "bb2") + "'", dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--rgb"), std::string::npos) << r.err;
+  r = cadcrafter("train backbone --data '" + data + "' --config '" + (dir / "bb.json") + "' --estimator '" + (dir / "none.pt") +
+                     "' -q -o '" + (dir / "bb3") + "'",
+                 dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("estimator"), std::string::npos) << r.err;
 }
 
 }  // namespace

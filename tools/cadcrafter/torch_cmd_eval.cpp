@@ -251,6 +251,11 @@ int eval_retrieval(const EvalCliOptions& o, const torch::Device& device) {
   const DatasetReader* reader = &split->reader;
   const std::vector<size_t>& indices = split->indices;
   std::vector<const learn::VecRows*>& targets = split->targets;
+  // The targets' frame is the dataset's, the answers' the index's (data/dataset.h vec_frame).
+  const std::string target_frame = reader->vec_frame(), answer_frame = index->vec_frame();
+  if (target_frame != answer_frame)
+    std::fprintf(stderr, "eval: warning: the targets are in the %s frame but the index holds %s-frame parts: placement errors will dominate\n",
+                 target_frame.c_str(), answer_frame.c_str());
   const bool photo = o.inputs == "photo";
   const int64_t per_set = learn::dataset_views_per_set(o.data);
   int failed_views = 0;
@@ -289,12 +294,14 @@ int eval_retrieval(const EvalCliOptions& o, const torch::Device& device) {
                                         : identity_retrieval_json(*feats, views, per_set);
   nlohmann::json j = {{"model", o.model}, {"data", o.data}, {"split", o.split}, {"views", views}, {"task", "image_to_cad_retrieval"},
                       {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"frame", o.frame},
+                      {"vec_frame", {{"targets", target_frame}, {"answers", answer_frame}}},
                       {"index_parts", index->size()}, {"identity_retrieval", identity},
                       {"retrieval", learn::report_to_json(report)}, {"retrieved_ids", retrieved_ids},
                       {"target_quarter_turns", target_turns}, {"answer_quarter_turns", answer_turns}};
   std::string md = "# Evaluation of the part index " + o.model + " on " + o.split + " (" + std::to_string(views) +
                    " view(s), inputs: " + (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
-                   ", frame: " + o.frame + ", " + std::to_string(index->size()) + " indexed parts)\n\n" +
+                   ", frame: " + o.frame + ", vectors: " + target_frame + " targets / " + answer_frame + " answers, " +
+                   std::to_string(index->size()) + " indexed parts)\n\n" +
                    learn::report_to_markdown("Nearest indexed part", report);
   md += identity_markdown(identity, views);
   const std::string out = o.out.empty() ? (fs::path(o.model) / ("eval-" + o.split + "-" + std::to_string(views) + "v" +

@@ -7,11 +7,17 @@
 #include <memory>
 #include <string>
 
+#include "app/reconstruct.h"
+#include "app/view_maps.h"
 #include "command.h"
+#include "data/dataset.h"
 #include "learn/ae_trainer.h"
+#include "learn/backbone_input.h"
 #include "learn/checkpoint.h"
 #include "learn/condition_trainer.h"
+#include "learn/contrastive.h"
 #include "util/atomic_file.h"
+#include "util/progress.h"
 #include "util/run_info.h"
 
 namespace cadcrafter::cli {
@@ -31,7 +37,44 @@ struct TrainCliOptions {
   double time_limit_min = 0.0;
   std::string ae_run;
   std::string backbone;
+  std::string estimator;  // backbone photo_data: the depth/normal estimator ("" = the shipped one)
 };
+
+// The backbone's photo pairs: every view of `indices` (a dataset with photo-like renders) through
+// the estimator the way reconstruct treats a photo (app/view_maps.h estimate_view), framed for
+// the backbone and stored like the training views.
+learn::EstimateViewsFn photo_view_estimator(const std::string& estimator_path, bool progress) {
+  return [estimator_path, progress](const DatasetReader& reader, const std::vector<size_t>& indices, int64_t size,
+                                    torch::Tensor* present) -> Result<torch::Tensor> {
+    auto estimator = learn::PhotoEstimator::load(estimator_path);
+    if (!estimator) return Result<torch::Tensor>::fail(estimator.error().code, "estimator: " + estimator.error().message);
+    const auto v = static_cast<int64_t>(reader.views());
+    auto out = torch::zeros({static_cast<int64_t>(indices.size()), v, 4, size, size}, torch::kUInt8);
+    *present = torch::zeros({static_cast<int64_t>(indices.size()), v}, torch::kBool);
+    ProgressBar bar("estimate photo views", static_cast<int64_t>(indices.size()), progress);
+    for (size_t k = 0; k < indices.size(); ++k) {
+      auto s = reader.get(indices[k]);
+      if (!s) return s.error();
+      const int n = s->size;
+      const size_t px = static_cast<size_t>(n) * n * 3;
+      for (int64_t i = 0; i < std::min<int64_t>(v, s->views); ++i) {
+        app::InputPhoto photo;
+        photo.name = s->info.id + " view " + std::to_string(i);
+        photo.file_channels = 3;
+        photo.rgb = Image8{n, n, 3, std::vector<uint8_t>(s->rgb.begin() + static_cast<long>(px * static_cast<size_t>(i)),
+                                                         s->rgb.begin() + static_cast<long>(px * static_cast<size_t>(i + 1)))};
+        auto view = app::estimate_view(photo, *estimator);
+        if (!view) continue;  // no object found: this view is not used
+        const learn::GeometryMaps maps{view->size, view->depth, view->normal, view->mask};
+        out[static_cast<int64_t>(k)][i].copy_(learn::encode_views(learn::backbone_view_of_maps(maps, size)));
+        (*present)[static_cast<int64_t>(k)][i] = true;
+      }
+      bar.add(1);
+    }
+    bar.finish();
+    return out;
+  };
+}
 
 int run_train(const TrainCliOptions& o) {
   const char* name = "train";
@@ -86,6 +129,11 @@ int run_train(const TrainCliOptions& o) {
   if (o.stage == "backbone") {
     auto config = learn::parse_backbone_config(config_json, config_path.empty() ? "backbone defaults" : config_path);
     if (!config) return fail(name, config.error().message);
+    if (!config->photo_data.empty()) {
+      const std::string estimator = o.estimator.empty() ? app::default_weights_dir() + "/estimator.pt" : o.estimator;
+      if (!std::filesystem::exists(estimator)) return fail(name, "photo_data needs the estimator: " + estimator + " does not exist (--estimator)");
+      cctx.estimate_views = photo_view_estimator(estimator, !o.quiet);
+    }
     if (config->objective != "contrastive" && o.ae_run.empty())
       return fail(name, "backbone (objective " + config->objective + ") needs --ae <autoencoder run folder>");
     if (o.max_steps > 0) config->train.max_steps = o.max_steps;
@@ -126,6 +174,8 @@ CommandRegistration reg("train", "Train a stage of the learning layer: ae, backb
   app.add_option("--time-limit", o->time_limit_min, "Override train.time_limit_min: stop (annealed) after this many minutes");
   app.add_option("--ae", o->ae_run, "Trained autoencoder run folder (backbone, diffusion)");
   app.add_option("--backbone", o->backbone, "Backbone run folder or TorchScript file [B,3,H,W]->[B,F] (diffusion)");
+  app.add_option("--estimator", o->estimator,
+                 "Depth/normal estimator for a backbone config's photo_data (default: the shipped models/estimator.pt)");
   app.add_flag("-q,--quiet", o->quiet, "No progress bar");
   return [o]() { return run_train(*o); };
 });
