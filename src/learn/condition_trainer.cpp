@@ -70,7 +70,7 @@ void from_json(const nlohmann::json& j, DiffusionSettings& o) {
 
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin) {
   BackboneConfig c;
-  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "objective", "temperature", "mirror", "estimator_like", "init", "photo_data", "photo_share", "train"}, origin);
+  if (auto st = check_top_level(j, {"kind", "comment", "backbone", "image_size", "views_per_sample", "max_samples", "objective", "temperature", "mirror", "estimator_like", "init", "photo_data", "photo_share", "photo_views", "train"}, origin);
       !st)
     return st.error();
   if (auto st = read_section(j, "backbone", &c.backbone, origin); !st) return st.error();
@@ -86,6 +86,7 @@ Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std:
     c.init = j.value("init", c.init);
     c.photo_data = j.value("photo_data", c.photo_data);
     c.photo_share = j.value("photo_share", c.photo_share);
+    c.photo_views = j.value("photo_views", c.photo_views);
   } catch (const nlohmann::json::exception& e) {
     return Result<BackboneConfig>::fail(ErrorCode::kParse, origin + ": " + e.what());
   }
@@ -95,6 +96,7 @@ Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std:
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": estimator_like is a probability in [0, 1]");
   if (!(c.photo_share >= 0.0 && c.photo_share <= 1.0))
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": photo_share is a probability in [0, 1]");
+  if (c.photo_views < 0) return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": photo_views must be >= 0 (0 = all)");
   if (!c.photo_data.empty() && c.objective != "contrastive")
     return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": photo_data needs the contrastive objective");
   if (c.temperature <= 0.0) return Result<BackboneConfig>::fail(ErrorCode::kInvalidArgument, origin + ": temperature must be > 0");
@@ -121,6 +123,7 @@ nlohmann::json backbone_config_to_json(const BackboneConfig& c) {
           {"init", c.init},
           {"photo_data", c.photo_data},
           {"photo_share", c.photo_share},
+          {"photo_views", c.photo_views},
           {"train", c.train}};
 }
 
@@ -422,10 +425,10 @@ Result<std::vector<int64_t>> photo_rows(const DatasetReader& reader, const std::
     torch::load(*views, views_file);
     torch::load(*present, present_file);
   }
-  const auto v = static_cast<int64_t>(photos->views());
+  const auto v = config.photo_views > 0 ? std::min<int64_t>(config.photo_views, photos->views()) : static_cast<int64_t>(photos->views());
   if (!(views->defined() && present->defined() && present->dim() == 2 && present->size(0) == static_cast<int64_t>(pidx.size()) &&
         present->size(1) == v && views->size(0) == present->size(0) * v && views->size(2) == config.image_size)) {
-    auto estimated = ctx.estimate_views(*photos, pidx, config.image_size, present);
+    auto estimated = ctx.estimate_views(*photos, pidx, v, config.image_size, present);
     if (!estimated) return estimated.error();
     *views = estimated->reshape({-1, 4, config.image_size, config.image_size}).contiguous();
     for (const auto& [file, t] : {std::make_pair(views_file, *views), std::make_pair(present_file, *present)})

@@ -55,6 +55,8 @@ struct BackboneConfig {
   // index holds), not an imitation of it (estimator_like).
   std::string photo_data;
   double photo_share = 0.5;
+  int64_t photo_views = 0;  // estimated views per part (the first ones; 0 = all): the estimator is the slow part
+
   TrainOptions train;
 };
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin);
@@ -100,8 +102,9 @@ TORCH_MODULE(ConditionalPrior);
 // the backbone and stored like the training views (encode_views: uint8 [N, V, 4, size, size]);
 // present [N, V] (bool) says which views the estimator found an object in. Supplied by the
 // caller: the estimator's pre- and post-processing lives in app/ (view_maps.h).
+// Only the first `views` views of each sample are estimated (the others stay absent).
 using EstimateViewsFn = std::function<Result<torch::Tensor>(const DatasetReader& reader, const std::vector<size_t>& indices,
-                                                            int64_t size, torch::Tensor* present)>;
+                                                            int64_t views, int64_t size, torch::Tensor* present)>;
 
 struct ConditionRunContext : RunContext {
   std::string ae_run;         // trained autoencoder folder

@@ -44,11 +44,11 @@ struct TrainCliOptions {
 // the estimator the way reconstruct treats a photo (app/view_maps.h estimate_view), framed for
 // the backbone and stored like the training views.
 learn::EstimateViewsFn photo_view_estimator(const std::string& estimator_path, bool progress) {
-  return [estimator_path, progress](const DatasetReader& reader, const std::vector<size_t>& indices, int64_t size,
-                                    torch::Tensor* present) -> Result<torch::Tensor> {
+  return [estimator_path, progress](const DatasetReader& reader, const std::vector<size_t>& indices, int64_t views,
+                                    int64_t size, torch::Tensor* present) -> Result<torch::Tensor> {
     auto estimator = learn::PhotoEstimator::load(estimator_path);
     if (!estimator) return Result<torch::Tensor>::fail(estimator.error().code, "estimator: " + estimator.error().message);
-    const auto v = static_cast<int64_t>(reader.views());
+    const auto v = std::min<int64_t>(views, reader.views());
     auto out = torch::zeros({static_cast<int64_t>(indices.size()), v, 4, size, size}, torch::kUInt8);
     *present = torch::zeros({static_cast<int64_t>(indices.size()), v}, torch::kBool);
     ProgressBar bar("estimate photo views", static_cast<int64_t>(indices.size()), progress);
