@@ -8,6 +8,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +16,7 @@
 
 #include "app/agreement.h"
 #include "app/candidates.h"
+#include "app/refine.h"
 #include "app/sha256.h"
 #include "app/view_maps.h"
 #include "cad/build123d_script.h"
@@ -54,6 +56,7 @@ struct Evaluated {
   CheckResult check;
   Mesh mesh;
   Agreement agreement;
+  RefineReport refinement;  // what the parameter refinement did (refine_parameters)
   int turns = 0;  // quarter turns applied to face the first view (face_first_view)
   double scale = 0;  // factor applied to reach the part size (scale_to_size); 0 = not scaled
 };
@@ -82,8 +85,7 @@ Image8 make_preview(const std::vector<ViewMaps>& views, const Evaluated& e, int 
     const Image8 normals = normals_to_image(v.normal, v.mask, v.size);
     paste(v.size == cell ? normals : crop_resize(normals, FrameBox{0, 0, static_cast<float>(v.size)}, cell), 1, row);
     if (e.check.valid && !e.mesh.empty() && r < e.agreement.views.size())
-      paste(candidate_normal_image(e.mesh, e.agreement.views[r].azimuth_deg, e.agreement.views[r].elevation_deg, cell),
-            2, row);
+      paste(candidate_normal_image(e.mesh, e.agreement.views[r].pose, cell), 2, row);
   }
   return sheet;
 }
@@ -98,8 +100,12 @@ nlohmann::json report_json(const Evaluated& e, int rank) {
     views.push_back({{"score", v.score},
                      {"mask_iou", v.mask_iou},
                      {"normal_agreement", v.normal_agreement},
-                     {"best_azimuth_deg", v.azimuth_deg},
-                     {"best_elevation_deg", v.elevation_deg}});
+                     {"depth_agreement", v.depth_agreement >= 0 ? nlohmann::json(v.depth_agreement) : nlohmann::json()},
+                     {"best_azimuth_deg", v.pose.azimuth_deg},
+                     {"best_elevation_deg", v.pose.elevation_deg},
+                     {"best_roll_deg", v.pose.roll_deg},
+                     {"framing_shift", {v.pose.shift_x, v.pose.shift_y}},
+                     {"framing_zoom", v.pose.zoom}});
   return {{"rank", rank},
           {"origin", e.proposal.origin},
           {"valid", e.check.valid},
@@ -110,7 +116,9 @@ nlohmann::json report_json(const Evaluated& e, int rank) {
           {"scale", e.scale},
           {"longest_side", longest_side(e.check.bbox)},
           {"score", e.agreement.score},
+          {"grid_score", e.agreement.grid_score},
           {"views", views},
+          {"refinement", e.refinement.to_json()},
           {"check_ms", e.check.ms}};
 }
 
@@ -219,6 +227,14 @@ Status validate_params(const ReconstructParams& p) {
   const double size_mm = p.size.millimetres();
   if (!(size_mm >= kMinPartSizeMm && size_mm <= kMaxPartSizeMm))
     return invalid("--size " + format_length(p.size) + ": give the part's longest side between 0.01 mm and 100 m");
+  if (!(p.refine_seconds >= 0 && p.refine_seconds <= kMaxRefineSeconds)) {
+    char what[160];
+    std::snprintf(what, sizeof what, "--refine-seconds %g: give the refinement's time in seconds, from 0 to %g",
+                  p.refine_seconds, kMaxRefineSeconds);
+    return invalid(what);
+  }
+  if (p.refine_candidates < 0 || p.refine_candidates > 64) return invalid("refine_candidates must be in 0..64");
+  if (p.refine_evaluations < 0 || p.refine_evaluations > 100000) return invalid("refine_evaluations must be in 0..100000");
   if (p.device != "cpu")
     return invalid("--device " + p.device + ": this pipeline's learned parts (the estimator) run on the CPU only; use --device cpu");
   std::error_code ec;
@@ -320,10 +336,28 @@ Result<std::unique_ptr<CandidateSource>> make_source(const ReconstructParams& pa
   return make_pooled_source(std::move(sources));
 }
 
+// The agreement of reconstruct (agreement.h): depth included, grid poses for the whole pool, then
+// kPoseEvaluations renders per view of continuous pose refinement for the candidates written.
+constexpr int kPoseEvaluations = 48;
+AgreementOptions scoring_options() {
+  AgreementOptions o;
+  o.pose_evaluations = 0;
+  return o;
+}
+
+// Thread seconds spent checking (kernel build + tessellation) and scoring, summed over threads.
+struct CheckScoreTime {
+  std::atomic<int64_t> check_us{0}, score_us{0};
+};
+
+int64_t microseconds_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
+}
+
 // Stage 3 (check + score): every proposal built by the kernel and, when valid, compared with the
-// inputs over the pose search; in parallel, results by index so they do not depend on threads.
+// inputs over the pose grid; in parallel, results by index so they do not depend on threads.
 void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewMaps>& views, int threads, const Report& report,
-                     std::vector<Evaluated>& evaluated, const std::function<bool()>& stop = {}) {
+                     std::vector<Evaluated>& evaluated, CheckScoreTime& time, const std::function<bool()>& stop = {}) {
   const size_t first = evaluated.size();
   evaluated.resize(first + batch.size());
   std::atomic<int> done{0};
@@ -346,15 +380,21 @@ void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewM
     }
     CheckOptions check;
     check.keep_solid = true;
+    auto t = Clock::now();
     e.check = check_model(e.proposal.model, check);
     if (e.check.valid) {
       e.mesh = tessellate(e.check.solid);
+      time.check_us += microseconds_since(t);
       if (e.mesh.empty()) {
         e.check.valid = false;
         e.check.reason = "the solid tessellates to an empty mesh";
       } else {
-        e.agreement = measure_agreement(e.mesh, views);
+        t = Clock::now();
+        e.agreement = measure_agreement(e.mesh, views, scoring_options());
+        time.score_us += microseconds_since(t);
       }
+    } else {
+      time.check_us += microseconds_since(t);
     }
     report("check", ++done, total);
   });
@@ -391,6 +431,8 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
     c.volume = e.check.volume;
     c.scale = e.scale;
     c.score = e.agreement.score;
+    c.refined = e.refinement.improved;
+    c.score_before_refinement = e.refinement.attempted ? e.refinement.score_before : e.agreement.score;
     for (const auto& v : e.agreement.views) {
       c.mask_iou += v.mask_iou / static_cast<double>(e.agreement.views.size());
       c.normal_agreement += v.normal_agreement / static_cast<double>(e.agreement.views.size());
@@ -407,7 +449,14 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
                        {"mask_iou", c.mask_iou},
                        {"normal_agreement", c.normal_agreement},
                        {"volume", c.volume},
-                       {"scale", c.scale}});
+                       {"scale", c.scale},
+                       {"refined", c.refined},
+                       {"score_before_refinement", c.score_before_refinement}});
+    if (e.refinement.attempted) {
+      nlohmann::json refined = e.refinement.to_json();
+      refined["folder"] = c.folder;
+      summary.refinement.push_back(refined);
+    }
     summary.ranking.push_back(c);
   }
   nlohmann::json index = {{"source", source_json},
@@ -436,7 +485,12 @@ Status write_run_json(const std::string& scratch, const ReconstructParams& param
                     {"threads", params.threads},
                     {"inputs", params.input_kind == InputKind::kPhoto ? "photo" : "depth-normal"},
                     {"size", size_json(params.size)},
+                    {"refine", params.refine},
+                    {"refine_seconds", params.refine_seconds},
+                    {"refine_candidates", params.refine_candidates},
+                    {"refine_evaluations", params.refine_evaluations},
                     {"weights_dir", weights_dir}};
+  run["refinement"] = summary.refinement;
   run["weights"] = inputs.weights;
   run["candidate_source"] = source_json;
   run["timings_s"] = summary.timings;
@@ -462,17 +516,80 @@ int count_valid(const std::vector<Evaluated>& evaluated) {
   return n;
 }
 
-// Stage 4 (rank): valid first, then agreement score, then proposal order; the best `samples`.
-std::vector<size_t> rank_candidates(const std::vector<Evaluated>& evaluated, int samples) {
-  std::vector<size_t> order(evaluated.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+// Valid first, then agreement score, then the order given (proposal order at first).
+void sort_by_score(const std::vector<Evaluated>& evaluated, std::vector<size_t>& order) {
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const Evaluated &x = evaluated[a], &y = evaluated[b];
     if (x.check.valid != y.check.valid) return x.check.valid;
     return x.agreement.score > y.agreement.score;
   });
+}
+
+// Stage 4 (rank): valid first, then agreement score, then proposal order; the best `samples`.
+std::vector<size_t> rank_candidates(const std::vector<Evaluated>& evaluated, int samples) {
+  std::vector<size_t> order(evaluated.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  sort_by_score(evaluated, order);
   order.resize(std::min<size_t>(order.size(), static_cast<size_t>(samples)));
   return order;
+}
+
+// Stage 4b (pose refinement): each ranked candidate's grid poses refined continuously per view
+// (agreement.h; the score can only rise), then the ranking re-sorted.
+void refine_poses(std::vector<Evaluated>& evaluated, std::vector<size_t>& order, const std::vector<ViewMaps>& views,
+                  int threads) {
+  parallel_for(static_cast<int64_t>(order.size()), threads, [&](int64_t r, int) {
+    Evaluated& e = evaluated[order[static_cast<size_t>(r)]];
+    if (!e.check.valid || e.mesh.empty()) return;
+    AgreementScorer scorer(views, scoring_options());
+    const double grid = e.agreement.score;
+    e.agreement = scorer.refine_poses(e.mesh, e.agreement, kPoseEvaluations);
+    e.agreement.grid_score = grid;
+  });
+  sort_by_score(evaluated, order);
+}
+
+// Stage 4c (parameter refinement, refine.h): the best `refine_candidates` valid candidates of the
+// ranking, in parallel over `threads`, within `refine_seconds` for the whole stage: each gets an
+// equal slice (refine_seconds * lanes / candidates, lanes = min(threads, candidates)), started when
+// a thread takes it up and cut at the stage's end, and an evaluation budget planned for that slice
+// (reconstruct.h, kRefineEvaluationsPerSecond). An improved candidate replaces the original (its
+// DeepCAD vector is re-encoded from the refined model when written); then the ranking is re-sorted.
+void refine_parameters(std::vector<Evaluated>& evaluated, std::vector<size_t>& order, const std::vector<ViewMaps>& views,
+                       const ReconstructParams& params, const Report& report, const std::function<bool()>& stop) {
+  std::vector<size_t> chosen;
+  for (size_t i : order)
+    if (evaluated[i].check.valid && static_cast<int>(chosen.size()) < params.refine_candidates) chosen.push_back(i);
+  const int total = static_cast<int>(chosen.size());
+  if (total == 0) return;
+  const auto stage_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                            std::chrono::duration<double>(params.refine_seconds));
+  const int lanes = std::max(1, std::min(params.threads, total));
+  const double slice_seconds = params.refine_seconds * lanes / total;
+  const auto slice = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(slice_seconds));
+  const int evaluations = params.refine_evaluations > 0
+                              ? params.refine_evaluations
+                              : std::max(4, static_cast<int>(std::lround(kRefineEvaluationsPerSecond * slice_seconds)));
+  std::atomic<int> done{0};
+  report("refine", 0, total);
+  parallel_for(total, params.threads, [&](int64_t k, int) {
+    Evaluated& e = evaluated[chosen[static_cast<size_t>(k)]];
+    RefineOptions options;
+    options.agreement = scoring_options();
+    options.max_evaluations = evaluations;
+    options.pose_evaluations = kPoseEvaluations / 2;
+    options.deadline = std::min(stage_end, Clock::now() + slice);
+    options.stop = stop;
+    FittedCandidate fitted{std::move(e.proposal.model), std::move(e.check), std::move(e.mesh), std::move(e.agreement)};
+    e.refinement = refine_candidate(fitted, views, options);
+    e.proposal.model = std::move(fitted.model);
+    e.check = std::move(fitted.check);
+    e.mesh = std::move(fitted.mesh);
+    e.agreement = std::move(fitted.agreement);
+    if (e.refinement.improved) e.proposal.vec.clear();  // the generated vector no longer matches
+    report("refine", ++done, total);
+  });
+  sort_by_score(evaluated, order);
 }
 
 // Stage 5 (face the first photo): the view frame of the training targets (render/camera.h): the
@@ -481,7 +598,7 @@ std::vector<size_t> rank_candidates(const std::vector<Evaluated>& evaluated, int
 // first view. The turned model is checked again (its solid is what gets exported).
 void face_first_view(Evaluated& e) {
   if (!e.check.valid || e.agreement.views.empty()) return;
-  const int k = view_frame_quarter_turns(e.agreement.views.front().azimuth_deg);
+  const int k = view_frame_quarter_turns(e.agreement.views.front().pose.azimuth_deg);
   e.turns = k;
   if (k == 0) return;
   CadModel turned = turn_about_z(e.proposal.model, -k);
@@ -496,7 +613,8 @@ void face_first_view(Evaluated& e) {
   }
   e.check = std::move(again);
   e.mesh = tessellate(e.check.solid);
-  for (auto& v : e.agreement.views) v.azimuth_deg = std::fmod(v.azimuth_deg - 90.0f * static_cast<float>(k) + 720.0f, 360.0f);
+  for (auto& v : e.agreement.views)
+    v.pose.azimuth_deg = std::fmod(v.pose.azimuth_deg - 90.0f * static_cast<float>(k) + 720.0f, 360.0f);
 }
 
 // Stage 5b (real size): photos carry no scale, so the model (in the generator's normalised
@@ -574,7 +692,8 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   // topped up from the procedural-part search, so a user always gets CAD models; their origin says so.
   t = Clock::now();
   std::vector<Evaluated> evaluated;
-  check_and_score(*proposals, views, params.threads, report, evaluated, stop);
+  CheckScoreTime check_time;
+  check_and_score(*proposals, views, params.threads, report, evaluated, check_time, stop);
   int fallback = 0;
   if (params.candidates == "auto" && summary.source != "procedural-search" && count_valid(evaluated) < params.samples) {
     ProceduralSearchOptions fill;
@@ -584,17 +703,31 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
     if (!extra) return extra.error();
     for (auto& p : *extra) p.origin = "fallback: " + p.origin;
     fallback = static_cast<int>(extra->size());
-    check_and_score(*extra, views, params.threads, report, evaluated, stop);
+    check_and_score(*extra, views, params.threads, report, evaluated, check_time, stop);
   }
   if (stop()) return stopped("checking candidates");
   timings["check_and_score"] = seconds_since(t);
+  timings["check_thread_s"] = static_cast<double>(check_time.check_us.load()) * 1e-6;  // summed over threads
+  timings["score_thread_s"] = static_cast<double>(check_time.score_us.load()) * 1e-6;
   summary.valid_proposals = count_valid(evaluated);
   summary.fallback_proposals = fallback;
   summary.proposals = static_cast<int>(evaluated.size());
 
-  // 4. Rank, 5. face the first photo.
+  // 4. Rank, refine the poses, then the parameters.
   t = Clock::now();
-  const std::vector<size_t> order = rank_candidates(evaluated, params.samples);
+  std::vector<size_t> order = rank_candidates(evaluated, params.samples);
+  refine_poses(evaluated, order, views, params.threads);
+  timings["refine_poses"] = seconds_since(t);
+  if (stop()) return stopped("refining the poses");
+  if (params.refine && params.refine_seconds > 0 && params.refine_candidates > 0) {
+    t = Clock::now();
+    refine_parameters(evaluated, order, views, params, report, stop);
+    timings["refine"] = seconds_since(t);
+    if (stop()) return stopped("refining the candidates");
+  }
+
+  // 5. Face the first photo.
+  t = Clock::now();
   parallel_for(static_cast<int64_t>(order.size()), params.threads,
                [&](int64_t r, int) { face_first_view(evaluated[order[static_cast<size_t>(r)]]); });
   timings["face_first_view"] = seconds_since(t);

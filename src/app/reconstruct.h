@@ -9,6 +9,12 @@
 //   -> kernel check of each (valid solid or a reason) -> agreement of each valid candidate's
 //   renders with the input maps over a pose search (agreement.h)
 //   -> rank: valid first, then agreement score, then proposal order
+//   -> pose refinement of the best `samples`: each view's grid pose refined continuously
+//   (agreement.h), then re-ranked
+//   -> parameter refinement (refine.h) of the best `refine_candidates` valid ones within
+//   `refine_seconds`: their continuous parameters (proportions, extents, plane offsets, profile
+//   scales) fitted to the inputs with the commands kept, every step a kernel-checked solid; a
+//   candidate is replaced only by a strictly better-scoring one; re-ranked
 //   -> the best `samples` candidates, turned to face the first photo and scaled to `size`
 //   (photos carry no scale: the longest side of each candidate's bounding box is made `size`,
 //   100 mm unless given), are written in millimetres.
@@ -28,7 +34,8 @@
 //     model.py (build123d), sequence.json (cad_json), sequence.h5 (DeepCAD vector)
 //     preview.png: per input view, the framed input | its estimated normals | the candidate's
 //       normals from its best-matching pose
-//     report.json: valid, reason, volume, score, per-view IoU / normal agreement / pose
+//     report.json: valid, reason, volume, score, per-view IoU / normal / depth agreement / pose,
+//       and what the parameter refinement did (score before/after, evaluations, changes, seconds)
 #pragma once
 
 #include <functional>
@@ -48,6 +55,12 @@ enum class InputKind { kPhoto, kDepthNormal };
 // 100 mm: the longest side of a reconstructed part when no --size is given.
 inline Length default_part_size() { return Length{100.0, LengthUnit::kMillimetre}; }
 inline constexpr double kMinPartSizeMm = 0.01, kMaxPartSizeMm = 100000.0;  // --size range: 0.01 mm .. 100 m
+// --refine-seconds: the default wall time of the parameter refinement, and the largest accepted.
+inline constexpr double kDefaultRefineSeconds = 2.0, kMaxRefineSeconds = 3600.0;
+// Kernel evaluations per second per thread the refinement plans for (measured here: 20-40 with 4
+// photos on the 2 shared cores under load, more with fewer photos; planned low so that the
+// evaluation budget, not the clock, ends the search and the result stays reproducible).
+inline constexpr double kRefineEvaluationsPerSecond = 15.0;
 
 struct ReconstructParams {
   std::vector<std::string> inputs;  // 1 to 4 files
@@ -76,10 +89,23 @@ struct ReconstructParams {
   // same way (a server shutting down).
   double time_limit_s = 0;
   std::function<bool()> stop_requested;
+  // Parameter refinement (refine.h) after ranking: `refine` = false is --no-refine. The best
+  // `refine_candidates` valid candidates are refined in parallel (`threads`) within
+  // `refine_seconds` of wall time for the whole stage (--refine-seconds; 0 skips it too). The
+  // seconds become a budget of kernel evaluations per candidate, kRefineEvaluationsPerSecond x
+  // seconds x min(threads, candidates) / candidates (`refine_evaluations` > 0 sets it instead),
+  // and the clock cuts the stage at `refine_seconds`. So the same seed gives the same result on
+  // any machine fast enough to spend the evaluations in time; when the clock cuts a search,
+  // report.json says stopped_by "time" (and the result may then depend on the machine's load).
+  bool refine = true;
+  double refine_seconds = kDefaultRefineSeconds;
+  int refine_candidates = 2;
+  int refine_evaluations = 0;
   nlohmann::json run_info = nlohmann::json::object();  // extra fields for run.json (command line, ...)
 };
 
-// stage: "load", "estimate", "propose", "check", "write"; done/total within the stage.
+// stage: "load", "estimate", "propose", "check", "refine", "write"; done/total within the stage
+// ("refine": candidates refined so far).
 using ReconstructProgress = std::function<void(const std::string& stage, int done, int total)>;
 
 struct CandidateSummary {
@@ -90,6 +116,8 @@ struct CandidateSummary {
   std::string reason;         // why not valid
   double volume = 0, score = 0, mask_iou = 0, normal_agreement = 0;  // volume in mm^3 (after scaling)
   double scale = 0;           // model units -> mm factor applied to reach the size (0: not scaled)
+  bool refined = false;       // the parameter refinement replaced the candidate by a better one
+  double score_before_refinement = 0;
 };
 
 struct ReconstructSummary {
@@ -99,6 +127,7 @@ struct ReconstructSummary {
   int fallback_proposals = 0;  // procedural-search proposals added because the learned ones fell short
   std::vector<CandidateSummary> ranking;
   nlohmann::json timings;     // seconds per stage
+  nlohmann::json refinement = nlohmann::json::array();  // per refined candidate: folder + RefineReport
 };
 
 // Checks the parameters without touching any file (the message names the bad option).

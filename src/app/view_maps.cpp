@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <optional>
 
 #include "data/shard.h"
 
@@ -60,6 +61,45 @@ ViewMaps to_view(const std::string& name, const learn::GeometryMaps& maps, const
   return v;
 }
 
+// Square 16-bit depth (0 = background) + 8-bit normals in the render encoding, framed around
+// the object and resized to `size` (nearest sample: never mixes object and background).
+std::optional<ViewMaps> frame_depth_normal(const std::vector<uint16_t>& depth, const std::vector<uint8_t>& normal, int w,
+                                           int size, const std::string& name) {
+  const size_t n = static_cast<size_t>(w) * w;
+  if (w <= 0 || depth.size() != n || normal.size() != n * 3) return std::nullopt;
+  std::vector<float> mask(n);
+  for (size_t i = 0; i < n; ++i) mask[i] = depth[i] > 0 ? 1.0f : 0.0f;
+  // Frame in the file's own pixel grid (`within` = the image at scale 1).
+  FrameBox box;
+  if (!frame_from_mask(mask, w, FrameBox{0, 0, static_cast<float>(w)}, kViewMargin, 0.5f, &box)) return std::nullopt;
+  ViewMaps view;
+  view.name = name;
+  view.size = size;
+  view.depth.assign(static_cast<size_t>(size) * size, 0.0f);
+  view.normal.assign(static_cast<size_t>(size) * size * 3, 0.0f);
+  view.mask.assign(static_cast<size_t>(size) * size, 0.0f);
+  const float step = box.side / static_cast<float>(size);
+  for (int v = 0; v < size; ++v)
+    for (int u = 0; u < size; ++u) {
+      const int x = static_cast<int>(std::floor(box.x0 + (u + 0.5f) * step));
+      const int y = static_cast<int>(std::floor(box.y0 + (v + 0.5f) * step));
+      if (x < 0 || y < 0 || x >= w || y >= w) continue;
+      const size_t src = static_cast<size_t>(y) * w + x, dst = static_cast<size_t>(v) * size + u;
+      if (depth[src] == 0) continue;
+      view.mask[dst] = 1.0f;
+      view.depth[dst] = static_cast<float>(depth[src]) / kDepthUnitsPerLength;
+      float nv[3], len = 0;
+      for (int k = 0; k < 3; ++k) {
+        nv[k] = normal[src * 3 + k] / 127.5f - 1.0f;
+        len += nv[k] * nv[k];
+      }
+      len = std::sqrt(std::max(len, 1e-12f));
+      for (int k = 0; k < 3; ++k) view.normal[dst * 3 + k] = nv[k] / len;
+    }
+  view.image = normals_to_image(view.normal, view.mask, size);
+  return view;
+}
+
 }  // namespace
 
 Result<ViewMaps> estimate_view(const InputPhoto& photo, const learn::PhotoEstimator& estimator) {
@@ -105,40 +145,24 @@ Result<ViewMaps> load_depth_normal_view(const std::string& depth_path, int size)
   if (normal->channels != 3 || normal->width != depth->width || normal->height != depth->height)
     return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument,
                                   normal_path + ": the normal map must be RGB and the size of " + depth_path);
-  const int w = depth->width, h = depth->height;
-  std::vector<float> mask(static_cast<size_t>(w) * h);
-  for (size_t i = 0; i < mask.size(); ++i) mask[i] = depth->pixels[i] > 0 ? 1.0f : 0.0f;
-  // Frame in the file's own pixel grid (`within` = the image at scale 1).
-  FrameBox box;
-  if (w != h || !frame_from_mask(mask, w, FrameBox{0, 0, static_cast<float>(w)}, kViewMargin, 0.5f, &box))
-    return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument,
-                                  depth_path + (w != h ? ": depth maps must be square" : ": the depth map is empty (no object)"));
-  ViewMaps view;
-  view.name = depth_path;
-  view.size = size;
-  view.depth.assign(static_cast<size_t>(size) * size, 0.0f);
-  view.normal.assign(static_cast<size_t>(size) * size * 3, 0.0f);
-  view.mask.assign(static_cast<size_t>(size) * size, 0.0f);
-  const float step = box.side / static_cast<float>(size);
-  for (int v = 0; v < size; ++v)
-    for (int u = 0; u < size; ++u) {  // nearest sample: never mixes object and background
-      const int x = static_cast<int>(std::floor(box.x0 + (u + 0.5f) * step));
-      const int y = static_cast<int>(std::floor(box.y0 + (v + 0.5f) * step));
-      if (x < 0 || y < 0 || x >= w || y >= h) continue;
-      const size_t src = static_cast<size_t>(y) * w + x, dst = static_cast<size_t>(v) * size + u;
-      if (depth->pixels[src] == 0) continue;
-      view.mask[dst] = 1.0f;
-      view.depth[dst] = static_cast<float>(depth->pixels[src]) / 10000.0f;
-      float n[3], len = 0;
-      for (int k = 0; k < 3; ++k) {
-        n[k] = normal->pixels[src * 3 + k] / 127.5f - 1.0f;
-        len += n[k] * n[k];
-      }
-      len = std::sqrt(std::max(len, 1e-12f));
-      for (int k = 0; k < 3; ++k) view.normal[dst * 3 + k] = n[k] / len;
-    }
-  view.image = normals_to_image(view.normal, view.mask, size);
-  return view;
+  if (depth->width != depth->height)
+    return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument, depth_path + ": depth maps must be square");
+  auto view = frame_depth_normal(depth->pixels, normal->pixels, depth->width, size, depth_path);
+  if (!view) return Result<ViewMaps>::fail(ErrorCode::kInvalidArgument, depth_path + ": the depth map is empty (no object)");
+  return std::move(*view);
+}
+
+ViewMaps view_maps_of_render(const RenderedView& view, int size, const std::string& name) {
+  auto framed = frame_depth_normal(view.depth, view.normal, view.size, size, name);
+  if (framed) return std::move(*framed);
+  ViewMaps empty;
+  empty.name = name;
+  empty.size = size;
+  empty.depth.assign(static_cast<size_t>(size) * size, 0.0f);
+  empty.mask = empty.depth;
+  empty.normal.assign(empty.depth.size() * 3, 0.0f);
+  empty.image = normals_to_image(empty.normal, empty.mask, size);
+  return empty;
 }
 
 }  // namespace cadcrafter::app

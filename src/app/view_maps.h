@@ -13,6 +13,7 @@
 #include "util/status.h"
 #include "learn/photo_estimator.h"
 #include "render/image_io.h"
+#include "render/render_views.h"
 
 namespace cadcrafter {
 struct DatasetSample;
@@ -41,6 +42,11 @@ Result<ViewMaps> estimate_view(const InputPhoto& photo, const learn::PhotoEstima
 // name with "depth" replaced by "normal" (as `cadcrafter render` writes them). Framed and
 // resized to `size`.
 Result<ViewMaps> load_depth_normal_view(const std::string& depth_path, int size);
+
+// A render (render/render_views.h; depth and normals needed) as input maps, framed around the
+// object and resized to `size` the way load_depth_normal_view frames a depth PNG: for tests and
+// benches on known cameras. Empty maps (no object) when the render shows nothing.
+ViewMaps view_maps_of_render(const RenderedView& view, int size, const std::string& name = "render");
 
 // View `view` of a dataset sample (rendered depth, normals, mask) as maps, unframed (size = the
 // render size): for evaluating the pipeline on rendered inputs.

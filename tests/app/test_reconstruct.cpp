@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -85,6 +87,7 @@ class ReconstructTest : public ::testing::Test {
     params_.seed = 7;
     params_.threads = 2;
     params_.candidates = "procedural";  // no learned model needed (test_learned_pipeline covers it)
+    params_.refine_seconds = 0.5;       // a short refinement keeps these tests quick
   }
   TempDir tmp_;
   std::string depth_;
@@ -98,7 +101,7 @@ TEST_F(ReconstructTest, WritesTheOutputFolder) {
     if (stages.empty() || stages.back() != s) stages.push_back(s);
   });
   ASSERT_TRUE(r.ok()) << r.error().message;
-  EXPECT_EQ(stages, (std::vector<std::string>{"load", "propose", "check", "write"}));
+  EXPECT_EQ(stages, (std::vector<std::string>{"load", "propose", "check", "refine", "write"}));
   ASSERT_EQ(r->ranking.size(), 2u);
   for (const char* f : {"run.json", "index.json", "index.md", "inputs/view_0_input.png", "inputs/view_0_normal.png",
                         "inputs/view_0_mask.png"})
@@ -122,6 +125,20 @@ TEST_F(ReconstructTest, WritesTheOutputFolder) {
     const auto report = read_json(dir + "/report.json");
     EXPECT_EQ(report["valid"], c.valid);
     EXPECT_EQ(report["rank"], c.rank);
+    // What the parameter refinement did (by default the best 2 valid candidates are refined).
+    ASSERT_TRUE(report.contains("refinement"));
+    EXPECT_EQ(report["refinement"]["attempted"], c.valid);
+    EXPECT_EQ(report["refinement"]["improved"], c.refined);
+    if (c.valid) {
+      EXPECT_GE(report["refinement"]["score_after"].get<double>(), report["refinement"]["score_before"].get<double>());
+      EXPECT_GT(report["refinement"]["evaluations"].get<int>(), 0);
+      EXPECT_TRUE(report["refinement"].contains("seconds"));
+      EXPECT_DOUBLE_EQ(report["score"].get<double>(), c.score);
+      EXPECT_GE(c.score, c.score_before_refinement);
+      EXPECT_GE(report["score"].get<double>(), report["grid_score"].get<double>());
+    }
+    EXPECT_TRUE(report["views"][0].contains("depth_agreement"));
+    EXPECT_TRUE(report["views"][0].contains("best_roll_deg"));
     auto preview = read_image8(dir + "/preview.png");
     ASSERT_TRUE(preview.ok());
     EXPECT_EQ(preview->width, 3 * 128);
@@ -130,6 +147,19 @@ TEST_F(ReconstructTest, WritesTheOutputFolder) {
   const auto run = read_json(tmp_ / "out/run.json");
   EXPECT_EQ(run["options"]["seed"], 7);
   EXPECT_TRUE(run["timings_s"].contains("total"));
+  EXPECT_TRUE(run["timings_s"].contains("refine"));
+  EXPECT_TRUE(run["timings_s"].contains("refine_poses"));
+  EXPECT_EQ(run["options"]["refine"], true);
+  EXPECT_DOUBLE_EQ(run["options"]["refine_seconds"].get<double>(), params_.refine_seconds);
+  ASSERT_TRUE(run["refinement"].is_array());
+  EXPECT_EQ(run["refinement"].size(), static_cast<size_t>(std::count_if(
+                                          r->ranking.begin(), r->ranking.end(), [](const auto& c) { return c.valid; })));
+  for (const auto& entry : run["refinement"]) {
+    EXPECT_TRUE(entry.contains("folder"));
+    EXPECT_GE(entry["score_after"].get<double>(), entry["score_before"].get<double>());
+  }
+  EXPECT_TRUE(index["ranking"][0].contains("refined"));
+  EXPECT_TRUE(index["ranking"][0].contains("score_before_refinement"));
   EXPECT_EQ(run["inputs"][0]["file"], depth_);
 }
 
@@ -233,6 +263,9 @@ TEST_F(ReconstructTest, TimeLimitAndStopLeaveNoOutput) {
 }
 
 TEST_F(ReconstructTest, SameSeedSameOutput) {
+  // Deterministic when the refinement ends by its evaluation budget, not by the clock.
+  params_.refine_seconds = 600;
+  params_.refine_evaluations = 15;
   params_.output = tmp_ / "a";
   ASSERT_TRUE(reconstruct(params_).ok());
   params_.output = tmp_ / "b";
@@ -241,6 +274,46 @@ TEST_F(ReconstructTest, SameSeedSameOutput) {
   EXPECT_EQ(*read_file(tmp_ / "a/index.json"), *read_file(tmp_ / "b/index.json"));
   EXPECT_EQ(*read_file(tmp_ / "a/candidate_01/sequence.json"), *read_file(tmp_ / "b/candidate_01/sequence.json"));
   EXPECT_EQ(*read_file(tmp_ / "a/candidate_01/preview.png"), *read_file(tmp_ / "b/candidate_01/preview.png"));
+}
+
+// --no-refine writes the candidates as ranked; the refinement only ever raises a score.
+TEST_F(ReconstructTest, RefinementRaisesScoresAndCanBeSwitchedOff) {
+  params_.refine_seconds = 600;
+  params_.refine_evaluations = 30;
+  params_.output = tmp_ / "refined";
+  auto refined = reconstruct(params_);
+  ASSERT_TRUE(refined.ok()) << refined.error().message;
+  params_.refine = false;
+  params_.output = tmp_ / "plain";
+  auto plain = reconstruct(params_);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  EXPECT_FALSE(read_json(tmp_ / "plain/run.json")["timings_s"].contains("refine"));
+  EXPECT_EQ(read_json(tmp_ / "plain/run.json")["refinement"].size(), 0u);
+  for (const auto& c : plain->ranking) {
+    EXPECT_FALSE(c.refined);
+    EXPECT_EQ(read_json(tmp_ / ("plain/" + c.folder + "/report.json"))["refinement"]["attempted"], false);
+  }
+  ASSERT_FALSE(plain->ranking.empty());
+  ASSERT_FALSE(refined->ranking.empty());
+  EXPECT_GE(refined->ranking[0].score, plain->ranking[0].score);
+  for (const auto& c : refined->ranking) EXPECT_GE(c.score, c.score_before_refinement);
+}
+
+TEST_F(ReconstructTest, BadRefineSecondsAreRefused) {
+  for (double bad : {-1.0, std::nan(""), std::numeric_limits<double>::infinity(), 1e9}) {
+    ReconstructParams p = params_;
+    p.output = tmp_ / "out";
+    p.refine_seconds = bad;
+    const Status s = validate_params(p);
+    ASSERT_FALSE(s.ok()) << bad;
+    EXPECT_NE(s.error().message.find("--refine-seconds"), std::string::npos) << s.error().message;
+    EXPECT_FALSE(reconstruct(p).ok());
+  }
+  EXPECT_FALSE(fs::exists(tmp_ / "out"));
+  ReconstructParams zero = params_;
+  zero.output = tmp_ / "zero";
+  zero.refine_seconds = 0;  // allowed: no refinement
+  EXPECT_TRUE(validate_params(zero).ok());
 }
 
 TEST_F(ReconstructTest, BadInputsFailCleanlyWithoutOutput) {

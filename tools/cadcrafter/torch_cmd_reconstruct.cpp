@@ -20,6 +20,7 @@ struct ReconstructCliOptions {
   app::ReconstructParams params;
   std::string inputs_kind = "photo";
   std::string size;
+  bool no_refine = false;
   bool quiet = false;
 };
 
@@ -32,6 +33,7 @@ int run_reconstruct(ReconstructCliOptions& o) {
     if (!size) return fail(name, "--size " + size.error().message);
     o.params.size = *size;
   }
+  if (o.no_refine) o.params.refine = false;
   if (auto s = app::validate_params(o.params); !s) return fail(name, s.error().message);
   std::unique_ptr<ProgressBar> bar;
   std::string stage;
@@ -50,10 +52,13 @@ int run_reconstruct(ReconstructCliOptions& o) {
   std::printf("%s: %d candidates from %d proposals (%d valid, source: %s) in %.2f s\n", result->output.c_str(),
               static_cast<int>(result->ranking.size()), result->proposals, result->valid_proposals,
               result->source.c_str(), result->timings.value("total", 0.0));
-  for (const auto& c : result->ranking)
-    std::printf("  %d. %s  %s  score %.3f (mask IoU %.3f, normals %.3f)  %s\n", c.rank, c.folder.c_str(),
-                c.valid ? "valid" : ("invalid: " + c.reason).c_str(), c.score, c.mask_iou, c.normal_agreement,
+  for (const auto& c : result->ranking) {
+    char refined[64] = "";
+    if (c.refined) std::snprintf(refined, sizeof refined, ", refined from %.3f", c.score_before_refinement);
+    std::printf("  %d. %s  %s  score %.3f (mask IoU %.3f, normals %.3f%s)  %s\n", c.rank, c.folder.c_str(),
+                c.valid ? "valid" : ("invalid: " + c.reason).c_str(), c.score, c.mask_iou, c.normal_agreement, refined,
                 c.origin.c_str());
+  }
   return 0;
 }
 
@@ -82,6 +87,10 @@ CommandRegistration reg("reconstruct", "Photos of a part (1-4) -> ranked, editab
       ->capture_default_str();
   app.add_option("--estimator", o->params.estimator,
                  "Estimator model file: our weights or a TorchScript module [1,3,S,S] -> [1,5,S,S]");
+  app.add_option("--refine-seconds", o->params.refine_seconds,
+                 "Wall time for fitting the best candidates' parameters (proportions, extents, offsets) to the photos")
+      ->capture_default_str();
+  app.add_flag("--no-refine", o->no_refine, "Skip the parameter refinement (write the candidates as proposed)");
   app.add_flag("--force", o->params.force, "Replace an existing output folder");
   app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   return [o]() { return run_reconstruct(*o); };
