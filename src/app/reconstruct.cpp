@@ -49,17 +49,8 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 Status invalid(const std::string& message) { return Status::fail(ErrorCode::kInvalidArgument, message); }
 
-// One checked and scored proposal.
-struct Evaluated {
-  int index = 0;
-  Proposal proposal;
-  CheckResult check;
-  Mesh mesh;
-  Agreement agreement;
-  RefineReport refinement;  // what the parameter refinement did (refine_parameters)
-  int turns = 0;  // quarter turns applied to face the first view (face_first_view)
-  double scale = 0;  // factor applied to reach the part size (scale_to_size); 0 = not scaled
-};
+// One checked and scored proposal: what the stages hand each other (reconstruct.h).
+using Evaluated = PipelineCandidate;
 
 std::string two_digits(int n) {
   char buf[16];
@@ -138,12 +129,11 @@ Status write_candidate(const std::string& dir, const std::vector<ViewMaps>& view
     if (!(s = step(write_file_atomically(dir + "/model.py", to_build123d_script(e.proposal.model)), "model.py"))) return s;
   }
   // The generated vector as it came out of the model when there is one (even one that does not
-  // decode), else the DeepCAD encoding of the model.
-  auto vec = e.proposal.vec.empty() ? encode(e.proposal.model) : Result<CadVec>(e.proposal.vec);
-  if (vec) {
-    if (!(s = step(write_cad_vec_h5(dir + "/sequence.h5", *vec), "sequence.h5"))) return s;
+  // decode), else the DeepCAD encoding of the model (candidate_vec).
+  if (!e.vec.empty()) {
+    if (!(s = step(write_cad_vec_h5(dir + "/sequence.h5", e.vec), "sequence.h5"))) return s;
   } else {
-    report["sequence_h5"] = "not written: the DeepCAD encoder rejects this sequence (" + vec.error().message + ")";
+    report["sequence_h5"] = "not written: the DeepCAD encoder rejects this sequence (" + e.vec_error + ")";
   }
   if (e.check.valid && !e.check.solid.empty()) {
     if (!(s = step(export_step(e.check.solid, dir + "/model.step"), "model.step"))) return s;
@@ -216,9 +206,7 @@ std::string default_weights_dir() {
   return "models";
 }
 
-Status validate_params(const ReconstructParams& p) {
-  if (p.inputs.empty() || p.inputs.size() > 4) return invalid("give 1 to 4 input images (got " + std::to_string(p.inputs.size()) + ")");
-  if (p.output.empty()) return invalid("no output folder (-o)");
+Status validate_pipeline_params(const ReconstructParams& p) {
   if (p.samples < 1 || p.samples > 64) return invalid("--samples must be in 1..64");
   if (p.steps < 1 || p.steps > 1000) return invalid("--steps must be in 1..1000");
   if (p.threads < 1 || p.threads > 256) return invalid("--threads must be in 1..256");
@@ -237,6 +225,13 @@ Status validate_params(const ReconstructParams& p) {
   if (p.refine_evaluations < 0 || p.refine_evaluations > 100000) return invalid("refine_evaluations must be in 0..100000");
   if (p.device != "cpu")
     return invalid("--device " + p.device + ": this pipeline's learned parts (the estimator) run on the CPU only; use --device cpu");
+  return {};
+}
+
+Status validate_params(const ReconstructParams& p) {
+  if (p.inputs.empty() || p.inputs.size() > 4) return invalid("give 1 to 4 input images (got " + std::to_string(p.inputs.size()) + ")");
+  if (p.output.empty()) return invalid("no output folder (-o)");
+  if (auto s = validate_pipeline_params(p); !s) return s;
   std::error_code ec;
   if (fs::exists(p.output, ec) && !p.force)
     return Status::fail(ErrorCode::kIo, p.output + ": already exists (use --force to replace it)");
@@ -409,19 +404,18 @@ nlohmann::json size_json(const Length& size) {
           {"file_units", {{"model.step", "mm"}, {"model.stl", "mm"}, {"model.glb", "m"}, {"sequence.json", "mm"}}}};
 }
 
-Status write_result(const std::string& scratch, const std::vector<ViewMaps>& views, const std::vector<Evaluated>& evaluated,
-                    const std::vector<size_t>& order, const nlohmann::json& source_json, uint64_t seed, const Length& size,
-                    const Report& report, ReconstructSummary& summary) {
+Status write_result(const std::string& scratch, const std::vector<ViewMaps>& views, const PipelineResult& result,
+                    uint64_t seed, const Length& size, const Report& report, ReconstructSummary& summary) {
   std::error_code ec;
   fs::remove_all(scratch, ec);
   fs::create_directories(scratch, ec);
   if (ec) return Status::fail(ErrorCode::kIo, summary.output + ": cannot create the output folder: " + ec.message());
   if (auto s = write_inputs(scratch + "/inputs", views); !s) return s;
   nlohmann::json ranking = nlohmann::json::array();
-  std::map<std::string, int> wins;
-  for (size_t r = 0; r < order.size(); ++r) {
-    report("write", static_cast<int>(r), static_cast<int>(order.size()));
-    const Evaluated& e = evaluated[order[r]];
+  const auto& ranked = result.ranking;
+  for (size_t r = 0; r < ranked.size(); ++r) {
+    report("write", static_cast<int>(r), static_cast<int>(ranked.size()));
+    const Evaluated& e = ranked[r];
     CandidateSummary c;
     c.rank = static_cast<int>(r) + 1;
     c.folder = "candidate_" + two_digits(c.rank);
@@ -432,7 +426,7 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
     c.scale = e.scale;
     c.score = e.agreement.score;
     c.refined = e.refinement.improved;
-    c.score_before_refinement = e.refinement.attempted ? e.refinement.score_before : e.agreement.score;
+    c.score_before_refinement = e.score_before_refinement;
     for (const auto& v : e.agreement.views) {
       c.mask_iou += v.mask_iou / static_cast<double>(e.agreement.views.size());
       c.normal_agreement += v.normal_agreement / static_cast<double>(e.agreement.views.size());
@@ -441,7 +435,7 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
     ranking.push_back({{"rank", c.rank},
                        {"folder", c.folder},
                        {"origin", c.origin},
-                       {"source", proposal_source(e.proposal)},
+                       {"source", e.source},
                        {"quarter_turns_to_view_frame", e.turns},
                        {"valid", c.valid},
                        {"reason", c.reason},
@@ -459,16 +453,16 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
     }
     summary.ranking.push_back(c);
   }
-  nlohmann::json index = {{"source", source_json},
+  nlohmann::json index = {{"source", result.source_json},
                           {"procedural_fallback_proposals", summary.fallback_proposals},
                           {"proposals", summary.proposals},
                           {"valid_proposals", summary.valid_proposals},
-                          {"top_source", order.empty() ? "" : proposal_source(evaluated[order.front()].proposal)},
+                          {"top_source", ranked.empty() ? "" : ranked.front().source},
                           {"seed", seed},
                           {"size", size_json(size)},
                           {"ranking", ranking}};
   if (auto s = write_file_atomically(scratch + "/index.json", index.dump(2) + "\n"); !s) return s;
-  return write_file_atomically(scratch + "/index.md", index_markdown(summary, source_json, size));
+  return write_file_atomically(scratch + "/index.md", index_markdown(summary, result.source_json, size));
 }
 
 Status write_run_json(const std::string& scratch, const ReconstructParams& params, const std::string& weights_dir,
@@ -640,27 +634,153 @@ void scale_to_size(Evaluated& e, double size_mm) {
   e.scale = factor;
 }
 
+// Stage 5c (the DeepCAD vector, sequence.h5): the generated or indexed vector as it came out of
+// its source (turned with the model) when there is one, even one that does not decode, else the
+// DeepCAD encoding of the model (normalised by the encoder, so the scale to size does not matter).
+void candidate_vec(Evaluated& e) {
+  if (!e.proposal.vec.empty()) {
+    e.vec = e.proposal.vec;
+    return;
+  }
+  auto vec = encode(e.proposal.model);
+  if (vec)
+    e.vec = std::move(*vec);
+  else
+    e.vec_error = vec.error().message;
+}
+
+// When a run must stop: past params.time_limit_s counted from `start`, or when asked.
+struct StopRule {
+  const ReconstructParams& params;
+  Clock::time_point start;
+  bool timed_out() const { return params.time_limit_s > 0 && seconds_since(start) > params.time_limit_s; }
+  bool operator()() const { return timed_out() || (params.stop_requested && params.stop_requested()); }
+  Error stopped(const char* stage) const {
+    char what[160];
+    if (timed_out())
+      std::snprintf(what, sizeof what, "the reconstruction took longer than its time limit of %g s (stopped after %s)",
+                    params.time_limit_s, stage);
+    else
+      std::snprintf(what, sizeof what, "the reconstruction was stopped (after %s)", stage);
+    return Error{ErrorCode::kTimeout, what};
+  }
+};
+
+// Stages 2-5 (reconstruct_views): propose, check + score, rank, refine, face the first view,
+// scale to size, DeepCAD vectors.
+Result<PipelineResult> run_pipeline(const std::vector<ViewMaps>& views, const ReconstructParams& params,
+                                    const std::string& weights_dir, const Report& report, const StopRule& stop_rule,
+                                    CandidateSource* given) {
+  const std::function<bool()> stop = [&]() { return stop_rule(); };
+  PipelineResult result;
+  nlohmann::json& timings = result.timings;
+
+  // 2. Propose.
+  auto t = Clock::now();
+  std::unique_ptr<CandidateSource> owned;
+  CandidateSource* source = given;
+  if (source == nullptr) {
+    auto made = make_source(params, weights_dir);
+    if (!made) return made.error();
+    owned = std::move(*made);
+    source = owned.get();
+    timings["load_generator"] = seconds_since(t);
+  }
+  t = Clock::now();
+  result.source = source->name();
+  result.source_json = source->describe();
+  const int pool = source->pool_size(params.samples);
+  report("propose", 0, pool);
+  auto proposals = source->propose(views, pool, params.seed);
+  if (!proposals) return proposals.error();
+  timings["propose"] = seconds_since(t);
+  if (stop()) return stop_rule.stopped("proposing candidates");
+
+  // 3. Check + score. With `auto`, a learned pool that builds fewer valid solids than asked for is
+  // topped up from the procedural-part search, so a user always gets CAD models; their origin says so.
+  t = Clock::now();
+  std::vector<Evaluated> evaluated;
+  CheckScoreTime check_time;
+  check_and_score(*proposals, views, params.threads, report, evaluated, check_time, stop);
+  int fallback = 0;
+  if (params.candidates == "auto" && result.source != "procedural-search" && count_valid(evaluated) < params.samples) {
+    ProceduralSearchOptions fill;
+    fill.min_pool = 8;
+    auto procedural = make_procedural_search(fill);
+    auto extra = procedural->propose(views, procedural->pool_size(params.samples - count_valid(evaluated)), params.seed);
+    if (!extra) return extra.error();
+    for (auto& p : *extra) p.origin = "fallback: " + p.origin;
+    fallback = static_cast<int>(extra->size());
+    check_and_score(*extra, views, params.threads, report, evaluated, check_time, stop);
+  }
+  if (stop()) return stop_rule.stopped("checking candidates");
+  timings["check_and_score"] = seconds_since(t);
+  timings["check_thread_s"] = static_cast<double>(check_time.check_us.load()) * 1e-6;  // summed over threads
+  timings["score_thread_s"] = static_cast<double>(check_time.score_us.load()) * 1e-6;
+  result.valid_proposals = count_valid(evaluated);
+  result.fallback_proposals = fallback;
+  result.proposals = static_cast<int>(evaluated.size());
+
+  // 4. Rank, refine the poses, then the parameters.
+  t = Clock::now();
+  std::vector<size_t> order = rank_candidates(evaluated, params.samples);
+  refine_poses(evaluated, order, views, params.threads);
+  timings["refine_poses"] = seconds_since(t);
+  if (stop()) return stop_rule.stopped("refining the poses");
+  if (params.refine && params.refine_seconds > 0 && params.refine_candidates > 0) {
+    t = Clock::now();
+    refine_parameters(evaluated, order, views, params, report, stop);
+    timings["refine"] = seconds_since(t);
+    if (stop()) return stop_rule.stopped("refining the candidates");
+  }
+
+  // 5. Face the first photo, scale to the real size, the DeepCAD vectors.
+  t = Clock::now();
+  parallel_for(static_cast<int64_t>(order.size()), params.threads,
+               [&](int64_t r, int) { face_first_view(evaluated[order[static_cast<size_t>(r)]]); });
+  timings["face_first_view"] = seconds_since(t);
+  t = Clock::now();
+  const double size_mm = params.size.millimetres();
+  parallel_for(static_cast<int64_t>(order.size()), params.threads,
+               [&](int64_t r, int) { scale_to_size(evaluated[order[static_cast<size_t>(r)]], size_mm); });
+  timings["scale_to_size"] = seconds_since(t);
+  for (size_t i : order) {
+    Evaluated e = std::move(evaluated[i]);
+    e.source = proposal_source(e.proposal);
+    e.score_before_refinement = e.refinement.attempted ? e.refinement.score_before : e.agreement.score;
+    candidate_vec(e);
+    result.ranking.push_back(std::move(e));
+  }
+  return result;
+}
+
 }  // namespace
+
+Result<std::unique_ptr<CandidateSource>> make_candidate_source(const ReconstructParams& params, const std::string& weights_dir) {
+  if (auto s = validate_pipeline_params(params); !s) return s.error();
+  return make_source(params, weights_dir.empty() ? default_weights_dir() : weights_dir);
+}
+
+Result<PipelineResult> reconstruct_views(const std::vector<ViewMaps>& views, const ReconstructParams& params,
+                                         const ReconstructProgress& progress, CandidateSource* source) {
+  const StopRule stop{params, Clock::now()};
+  if (auto s = validate_pipeline_params(params); !s) return s.error();
+  if (views.empty() || views.size() > 4)
+    return invalid("give 1 to 4 input views (got " + std::to_string(views.size()) + ")").error();
+  const Report report = [&](const std::string& stage, int done, int total) {
+    if (progress) progress(stage, done, total);
+  };
+  learn::set_torch_threads(params.threads);
+  const std::string weights_dir = params.weights_dir.empty() ? default_weights_dir() : params.weights_dir;
+  return run_pipeline(views, params, weights_dir, report, stop, source);
+}
 
 Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const ReconstructProgress& progress) {
   const Report report = [&](const std::string& stage, int done, int total) {
     if (progress) progress(stage, done, total);
   };
-  const auto t_start = Clock::now();
+  const StopRule stop{params, Clock::now()};
   if (auto s = validate_params(params); !s) return s.error();
-  const std::function<bool()> stop = [&]() {
-    return (params.time_limit_s > 0 && seconds_since(t_start) > params.time_limit_s) ||
-           (params.stop_requested && params.stop_requested());
-  };
-  const auto stopped = [&](const char* stage) {
-    char what[160];
-    if (params.time_limit_s > 0 && seconds_since(t_start) > params.time_limit_s)
-      std::snprintf(what, sizeof what, "the reconstruction took longer than its time limit of %g s (stopped after %s)",
-                    params.time_limit_s, stage);
-    else
-      std::snprintf(what, sizeof what, "the reconstruction was stopped (after %s)", stage);
-    return Result<ReconstructSummary>::fail(ErrorCode::kTimeout, what);
-  };
   learn::set_torch_threads(params.threads);
   ReconstructSummary summary;
   summary.output = params.output;
@@ -671,87 +791,31 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   auto inputs = load_inputs(params, weights_dir, report, timings);
   if (!inputs) return inputs.error();
   const std::vector<ViewMaps>& views = inputs->views;
-  if (stop()) return stopped("estimating the views");
+  if (stop()) return stop.stopped("estimating the views");
 
-  // 2. Propose.
-  auto t = Clock::now();
-  auto made = make_source(params, weights_dir);
-  if (!made) return made.error();
-  std::unique_ptr<CandidateSource> source = std::move(*made);
-  timings["load_generator"] = seconds_since(t);
-  t = Clock::now();
-  summary.source = source->name();
-  const int pool = source->pool_size(params.samples);
-  report("propose", 0, pool);
-  auto proposals = source->propose(views, pool, params.seed);
-  if (!proposals) return proposals.error();
-  timings["propose"] = seconds_since(t);
-  if (stop()) return stopped("proposing candidates");
-
-  // 3. Check + score. With `auto`, a learned pool that builds fewer valid solids than asked for is
-  // topped up from the procedural-part search, so a user always gets CAD models; their origin says so.
-  t = Clock::now();
-  std::vector<Evaluated> evaluated;
-  CheckScoreTime check_time;
-  check_and_score(*proposals, views, params.threads, report, evaluated, check_time, stop);
-  int fallback = 0;
-  if (params.candidates == "auto" && summary.source != "procedural-search" && count_valid(evaluated) < params.samples) {
-    ProceduralSearchOptions fill;
-    fill.min_pool = 8;
-    auto procedural = make_procedural_search(fill);
-    auto extra = procedural->propose(views, procedural->pool_size(params.samples - count_valid(evaluated)), params.seed);
-    if (!extra) return extra.error();
-    for (auto& p : *extra) p.origin = "fallback: " + p.origin;
-    fallback = static_cast<int>(extra->size());
-    check_and_score(*extra, views, params.threads, report, evaluated, check_time, stop);
-  }
-  if (stop()) return stopped("checking candidates");
-  timings["check_and_score"] = seconds_since(t);
-  timings["check_thread_s"] = static_cast<double>(check_time.check_us.load()) * 1e-6;  // summed over threads
-  timings["score_thread_s"] = static_cast<double>(check_time.score_us.load()) * 1e-6;
-  summary.valid_proposals = count_valid(evaluated);
-  summary.fallback_proposals = fallback;
-  summary.proposals = static_cast<int>(evaluated.size());
-
-  // 4. Rank, refine the poses, then the parameters.
-  t = Clock::now();
-  std::vector<size_t> order = rank_candidates(evaluated, params.samples);
-  refine_poses(evaluated, order, views, params.threads);
-  timings["refine_poses"] = seconds_since(t);
-  if (stop()) return stopped("refining the poses");
-  if (params.refine && params.refine_seconds > 0 && params.refine_candidates > 0) {
-    t = Clock::now();
-    refine_parameters(evaluated, order, views, params, report, stop);
-    timings["refine"] = seconds_since(t);
-    if (stop()) return stopped("refining the candidates");
-  }
-
-  // 5. Face the first photo.
-  t = Clock::now();
-  parallel_for(static_cast<int64_t>(order.size()), params.threads,
-               [&](int64_t r, int) { face_first_view(evaluated[order[static_cast<size_t>(r)]]); });
-  timings["face_first_view"] = seconds_since(t);
-  t = Clock::now();
-  const double size_mm = params.size.millimetres();
-  parallel_for(static_cast<int64_t>(order.size()), params.threads,
-               [&](int64_t r, int) { scale_to_size(evaluated[order[static_cast<size_t>(r)]], size_mm); });
-  timings["scale_to_size"] = seconds_since(t);
+  // 2-5. Propose, check + score, rank, refine, face the first photo, scale to size.
+  auto result = run_pipeline(views, params, weights_dir, report, stop, nullptr);
+  if (!result) return result.error();
+  timings.update(result->timings);
+  summary.source = result->source;
+  summary.proposals = result->proposals;
+  summary.valid_proposals = result->valid_proposals;
+  summary.fallback_proposals = result->fallback_proposals;
 
   // 6. Write into a scratch folder, then move it into place.
-  t = Clock::now();
-  const nlohmann::json source_json = source->describe();
+  auto t = Clock::now();
   const std::string scratch = params.output + ".partial." + std::to_string(::getpid());
   auto abandon = [&](const Error& error) {
     std::error_code ignored;
     fs::remove_all(scratch, ignored);
     return Result<ReconstructSummary>(error);
   };
-  if (auto s = write_result(scratch, views, evaluated, order, source_json, params.seed, params.size, report, summary); !s)
-    return abandon(s.error());
+  if (auto s = write_result(scratch, views, *result, params.seed, params.size, report, summary); !s) return abandon(s.error());
   timings["write"] = seconds_since(t);
-  timings["total"] = seconds_since(t_start);
+  timings["total"] = seconds_since(stop.start);
   summary.timings = timings;
-  if (auto s = write_run_json(scratch, params, weights_dir, *inputs, source_json, summary); !s) return abandon(s.error());
+  if (auto s = write_run_json(scratch, params, weights_dir, *inputs, result->source_json, summary); !s)
+    return abandon(s.error());
   if (auto s = move_into_place(scratch, params); !s) return abandon(s.error());
   return summary;
 }

@@ -39,13 +39,21 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "app/agreement.h"
+#include "app/candidates.h"
 #include "app/photo_input.h"
+#include "app/refine.h"
+#include "app/view_maps.h"
+#include "cad/cad_vec.h"
 #include "cad/units.h"
+#include "geom/mesh.h"
+#include "kernel/check.h"
 #include "util/status.h"
 
 namespace cadcrafter::app {
@@ -130,9 +138,58 @@ struct ReconstructSummary {
   nlohmann::json refinement = nlohmann::json::array();  // per refined candidate: folder + RefineReport
 };
 
+// One ranked candidate of the pipeline, as reconstruct writes it.
+struct PipelineCandidate {
+  int index = 0;              // position in the checked pool (proposal order; fallback proposals last)
+  Proposal proposal;          // model: refined, turned to face the first view and scaled to `size` (mm) when valid
+  std::string source;         // "retrieval", "diffusion" or "procedural" (proposal_source)
+  CheckResult check;          // of `proposal.model` (solid kept when valid)
+  Mesh mesh;                  // tessellation of the candidate before scaling (previews; scale-free)
+  Agreement agreement;        // with the inputs, after pose (and parameter) refinement
+  RefineReport refinement;    // what the parameter refinement did
+  double score_before_refinement = 0;  // the agreement score before the parameter refinement
+  int turns = 0;              // quarter turns applied to face the first view (face_first_view)
+  double scale = 0;           // model units -> mm factor applied to reach `size` (0: not scaled)
+  // DeepCAD's normalised vector of the candidate, what sequence.h5 holds: the generated or indexed
+  // vector turned into the first view's frame when the candidate still is that vector, else the
+  // encoding of the (refined, turned, scaled) model; DeepCAD's encoding normalises the model, so
+  // the scale to `size` does not change it. Empty when the encoder rejects the model (vec_error says why).
+  CadVec vec;
+  std::string vec_error;
+};
+
+// What reconstruct_views found: the ranking (the best `samples`, best first) and how it got there.
+struct PipelineResult {
+  std::string source;                                      // candidate source name
+  nlohmann::json source_json = nlohmann::json::object();   // its describe()
+  int proposals = 0, valid_proposals = 0, fallback_proposals = 0;
+  std::vector<PipelineCandidate> ranking;
+  nlohmann::json timings = nlohmann::json::object();       // seconds per stage (propose .. scale_to_size)
+};
+
+// Checks the options that do not name files (samples, steps, threads, candidates, size,
+// refinement, device); validate_params adds the inputs and the output folder.
+Status validate_pipeline_params(const ReconstructParams& params);
+
 // Checks the parameters without touching any file (the message names the bad option).
 Status validate_params(const ReconstructParams& params);
 
+// The candidate source reconstruct uses for `params.candidates` with the weights in `weights_dir`
+// ("" = default_weights_dir()): to load it once for many reconstruct_views calls.
+Result<std::unique_ptr<CandidateSource>> make_candidate_source(const ReconstructParams& params,
+                                                               const std::string& weights_dir = "");
+
+// The pipeline's stages on input maps already made (estimated from photos, or rendered), in
+// memory, nothing written: propose -> check + score -> rank -> pose refinement -> parameter
+// refinement -> face the first view -> scale to `size` -> DeepCAD vectors. `params.inputs` and
+// `params.output` are not used. `source` = nullptr makes the source from params (make_candidate_source);
+// a given one is used as is (not thread-safe: one per thread). Deterministic for (views, params)
+// as long as the refinement ends by its evaluation budget (reconstruct.h, refine_seconds).
+// The time limit and stop_requested of params fail it with kTimeout, counted from the call.
+Result<PipelineResult> reconstruct_views(const std::vector<ViewMaps>& views, const ReconstructParams& params,
+                                         const ReconstructProgress& progress = {}, CandidateSource* source = nullptr);
+
+// load the inputs -> estimate -> reconstruct_views -> write the output folder.
 Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const ReconstructProgress& progress = {});
 
 // Where the shipped weights are: $CADCRAFTER_MODELS, else "models" next to the executable or
