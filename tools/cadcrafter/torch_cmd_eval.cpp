@@ -20,8 +20,11 @@
 // between rendered maps and estimated maps is measured on the same models.
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -58,6 +61,11 @@ struct EvalCliOptions {
   int64_t limit = 0;
   uint64_t seed = 0;
   bool no_geometry = false, quiet = false;
+  // --pipeline: the whole reconstruct pipeline (app::reconstruct_views) instead of one model.
+  bool pipeline = false, no_refine = false;
+  std::string weights, candidates = "auto";
+  double refine_seconds = app::kDefaultRefineSeconds;
+  std::vector<std::string> given;  // the options given on the command line (for bad combinations)
 };
 
 Status write_outputs(const std::string& out, const nlohmann::json& j, const std::string& md, uint64_t seed) {
@@ -87,6 +95,17 @@ learn::CommandDecoding decoding_of(const EvalCliOptions& o) {
   return d;
 }
 
+// View `v`'s photo-like render of a sample (a dataset built with --rgb) as a user's photo.
+app::InputPhoto photo_of_view(const DatasetSample& s, int v) {
+  const int n = s.size;
+  app::InputPhoto photo;
+  photo.name = s.info.id + " view " + std::to_string(v);
+  photo.file_channels = 3;
+  const size_t px = static_cast<size_t>(n) * n * 3;
+  photo.rgb = Image8{n, n, 3, std::vector<uint8_t>(s.rgb.begin() + static_cast<long>(px * v), s.rgb.begin() + static_cast<long>(px * (v + 1)))};
+  return photo;
+}
+
 // Features [n, views, 2, F] of the photo-like renders of `indices` through the estimator, and
 // which views it found an object in ([n, views] bool).
 Result<std::pair<torch::Tensor, torch::Tensor>> photo_features(const DatasetReader& reader, const std::vector<size_t>& indices,
@@ -101,16 +120,10 @@ Result<std::pair<torch::Tensor, torch::Tensor>> photo_features(const DatasetRead
     if (s->rgb.empty())
       return Result<std::pair<torch::Tensor, torch::Tensor>>::fail(
           ErrorCode::kInvalidArgument, "--inputs photo needs a dataset built with --rgb (this one has no photo-like renders)");
-    const int n = s->size;
     std::vector<learn::GeometryMaps> maps;
     auto present = torch::zeros({views}, torch::kBool);
     for (int v = 0; v < std::min(views, s->views); ++v) {
-      app::InputPhoto photo;
-      photo.name = s->info.id + " view " + std::to_string(v);
-      photo.file_channels = 3;
-      const size_t px = static_cast<size_t>(n) * n * 3;
-      photo.rgb = Image8{n, n, 3, std::vector<uint8_t>(s->rgb.begin() + static_cast<long>(px * v), s->rgb.begin() + static_cast<long>(px * (v + 1)))};
-      auto view = app::estimate_view(photo, estimator);
+      auto view = app::estimate_view(photo_of_view(*s, v), estimator);
       if (!view) {
         ++*failed_views;
         continue;
@@ -469,10 +482,252 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   return 0;
 }
 
+// --pipeline: bad combinations of options, or "" when there are none.
+std::string pipeline_option_error(const EvalCliOptions& o) {
+  auto given = [&](const char* option) { return std::find(o.given.begin(), o.given.end(), option) != o.given.end(); };
+  if (!o.pipeline) {
+    for (const char* option : {"--weights", "--candidates", "--no-refine", "--refine-seconds"})
+      if (given(option))
+        return std::string(option) + " applies to --pipeline (the whole reconstruct pipeline); give --pipeline, or leave it out";
+    if (o.model.empty()) return "--model is required (or --pipeline, which evaluates the whole reconstruct pipeline)";
+    return "";
+  }
+  if (given("--model"))
+    return "--pipeline evaluates the reconstruct pipeline with the models of --weights (default: the shipped models/); "
+           "leave out --model (use --model <index> without --pipeline to score the index's top-1 alone)";
+  for (const char* option : {"--index", "--train-data", "--decoding"})
+    if (given(option)) return std::string(option) + " does not apply to --pipeline (the pipeline's sources come from --weights)";
+  if (o.frame != "view")
+    return "--pipeline scores in the view frame only (reconstruct turns its answer to face the first view); leave out --frame model";
+  if (o.no_refine && given("--refine-seconds")) return "--no-refine and --refine-seconds contradict each other: give one";
+  if (o.no_geometry) return "--no-geometry does not apply to --pipeline (the pipeline builds every candidate with the kernel)";
+  return "";
+}
+
+// The whole reconstruct pipeline on each sample's first `views` views of set 0 (rendered maps, or
+// photo-like renders through the estimator), the way `cadcrafter reconstruct` runs on photos:
+// app::reconstruct_views pools, checks, scores, refines, turns the ranking to face the first view;
+// its top candidate's DeepCAD vector (what sequence.h5 would hold) is scored against the target
+// turned into the view frame. Samples run one after another, each with --threads (reconstruct's
+// own parallelism: checks, poses and the refined candidates side by side).
+int eval_pipeline(const EvalCliOptions& o) {
+  const char* name = "eval";
+  app::ReconstructParams params;
+  params.weights_dir = o.weights.empty() ? app::default_weights_dir() : o.weights;
+  params.candidates = o.candidates;
+  params.threads = std::max(1, o.threads);
+  params.seed = o.seed;
+  params.device = o.device;
+  params.refine = !o.no_refine;
+  params.refine_seconds = o.refine_seconds;
+  // --samples: the candidates reconstruct keeps (its --samples, default 4), unless given.
+  const bool samples_given = std::find(o.given.begin(), o.given.end(), "--samples") != o.given.end();
+  if (samples_given) params.samples = o.samples;
+  if (auto st = app::validate_pipeline_params(params); !st) return fail(name, st.error().message);
+  if (!fs::is_directory(params.weights_dir)) return fail(name, params.weights_dir + ": no such weights folder (--weights)");
+
+  auto split = open_split(o);
+  if (!split) return fail(name, split.error().message);
+  const DatasetReader& reader = split->reader;
+  const std::vector<size_t>& indices = split->indices;
+  const bool photo = o.inputs == "photo";
+  if (photo && !reader.has_rgb())
+    return fail(name, o.data + ": --inputs photo needs a dataset built with --rgb (this one has no photo-like renders)");
+  const int per_set = static_cast<int>(learn::dataset_views_per_set(o.data));
+  const int views = std::min(o.views, per_set);
+
+  std::unique_ptr<learn::PhotoEstimator> estimator;
+  std::string estimator_path;
+  if (photo) {
+    estimator_path = o.estimator.empty() ? params.weights_dir + "/estimator.pt" : o.estimator;
+    auto loaded = learn::PhotoEstimator::load(estimator_path);
+    if (!loaded) return fail(name, loaded.error().message);
+    estimator = std::make_unique<learn::PhotoEstimator>(std::move(*loaded));
+  }
+  auto source = app::make_candidate_source(params, params.weights_dir);
+  if (!source) return fail(name, source.error().message);
+  const std::string source_name = (*source)->name();
+  const nlohmann::json source_json = (*source)->describe();
+  learn::set_torch_threads(params.threads);
+
+  // The targets in the view frame (turned to face their first view).
+  std::vector<learn::VecRows> turned_targets;
+  auto fv = view_frame_targets(reader, indices, !o.quiet, split->targets, turned_targets);
+  if (!fv) return fail(name, fv.error().message);
+  const std::string target_frame = reader.vec_frame();
+
+  const auto t_all = std::chrono::steady_clock::now();
+  std::vector<learn::VecRows> answers(indices.size());
+  nlohmann::json per_sample = nlohmann::json::array();
+  std::map<std::string, int64_t> wins = {{"retrieval", 0}, {"diffusion", 0}, {"procedural", 0}, {"none", 0}};
+  std::map<std::string, int64_t> stopped_by;
+  int failed_views = 0;
+  int64_t refined_top = 0, changed_top = 0, scored = 0;
+  double sum_score = 0, sum_best_before = 0, sum_top_before = 0;
+  std::vector<double> seconds;
+  ProgressBar bar("reconstruct", static_cast<int64_t>(indices.size()), !o.quiet);
+  for (size_t k = 0; k < indices.size(); ++k) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto s = reader.get(indices[k]);
+    if (!s) return fail(name, s.error().message);
+    std::vector<app::ViewMaps> maps;
+    for (int v = 0; v < std::min(views, s->views); ++v) {
+      if (!photo) {
+        maps.push_back(app::view_maps_of_sample(*s, v));
+        continue;
+      }
+      auto view = app::estimate_view(photo_of_view(*s, v), *estimator);
+      if (view)
+        maps.push_back(std::move(*view));
+      else
+        ++failed_views;  // no object found: left out, as reconstruct would refuse the photo
+    }
+    nlohmann::json row = {{"id", s->info.id}, {"views", maps.size()}};
+    if (maps.empty()) {
+      row["error"] = "no view to reconstruct from (the estimator found no object)";
+      ++wins["none"];
+    } else {
+      auto result = app::reconstruct_views(maps, params, {}, source->get());
+      if (!result) return fail(name, s->info.id + ": " + result.error().message);
+      const auto& ranking = result->ranking;
+      if (ranking.empty()) {
+        ++wins["none"];
+        row["error"] = "no candidate";
+      } else {
+        const app::PipelineCandidate& top = ranking.front();
+        answers[k] = top.vec;
+        ++wins[top.source];
+        double best_before = 0;
+        size_t best_before_rank = 0;
+        for (size_t r = 0; r < ranking.size(); ++r)
+          if (ranking[r].check.valid && ranking[r].score_before_refinement > best_before) {
+            best_before = ranking[r].score_before_refinement;
+            best_before_rank = r;
+          }
+        if (top.check.valid) {
+          ++scored;
+          sum_score += top.agreement.score;
+          sum_top_before += top.score_before_refinement;
+          sum_best_before += best_before;
+        }
+        refined_top += top.refinement.improved ? 1 : 0;
+        changed_top += best_before_rank != 0 ? 1 : 0;
+        for (const auto& c : ranking)
+          if (c.refinement.attempted) ++stopped_by[c.refinement.stopped_by];
+        row.update({{"source", top.source},
+                    {"origin", top.proposal.origin},
+                    {"valid", top.check.valid},
+                    {"reason", top.check.reason},
+                    {"score", top.agreement.score},
+                    {"score_before_refinement", top.score_before_refinement},
+                    {"best_score_before_refinement", best_before},
+                    {"refined", top.refinement.improved},
+                    {"quarter_turns", top.turns},
+                    {"vec_rows", top.vec.size()},
+                    {"proposals", result->proposals},
+                    {"valid_proposals", result->valid_proposals},
+                    {"fallback_proposals", result->fallback_proposals}});
+        if (!top.vec_error.empty()) row["vec_error"] = top.vec_error;
+      }
+    }
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    row["seconds"] = seconds.back();
+    per_sample.push_back(row);
+    char extra[96];
+    std::snprintf(extra, sizeof extra, "%.1f s/sample, top: %s", seconds.back(), row.value("source", std::string("none")).c_str());
+    bar.add(1, extra);
+  }
+  bar.finish();
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_all).count();
+
+  auto report = learn::evaluate_sequences(answers, split->targets, eval_options(o));
+  const double n = static_cast<double>(indices.size());
+  nlohmann::json win_json = nlohmann::json::object(), win_rate = nlohmann::json::object();
+  for (const auto& [source_kind, count] : wins) {
+    win_json[source_kind] = count;
+    win_rate[source_kind] = static_cast<double>(count) / n;
+  }
+  std::vector<double> sorted = seconds;
+  std::sort(sorted.begin(), sorted.end());
+  const double mean_s = wall / n, median_s = sorted[sorted.size() / 2];
+  auto mean_of = [&](double sum) { return scored > 0 ? sum / static_cast<double>(scored) : 0.0; };
+  nlohmann::json scores = {
+      {"top1_samples", scored},
+      {"top1_score_mean", mean_of(sum_score)},
+      {"top1_score_before_refinement_mean", mean_of(sum_top_before)},
+      {"best_score_before_refinement_mean", mean_of(sum_best_before)},
+      {"top1_refined", refined_top},
+      {"top1_not_the_unrefined_best", changed_top},
+      {"refinement_stopped_by", stopped_by},
+      {"meaning",
+       "top1_score: the written top candidate's agreement with the inputs; top1_score_before_refinement: the same "
+       "candidate's before the parameter refinement; best_score_before_refinement: the best candidate's before it (the "
+       "unrefined top-1); means over samples whose top-1 is valid"}};
+  nlohmann::json j = {{"task", "image_to_cad_pipeline"},
+                      {"data", o.data},
+                      {"split", o.split},
+                      {"views", views},
+                      {"inputs", o.inputs},
+                      {"estimator", estimator_path},
+                      {"estimator_failed_views", failed_views},
+                      {"frame", "view"},
+                      {"vec_frame", {{"targets", target_frame}, {"answers", "as reconstruct writes sequence.h5"}}},
+                      {"weights", params.weights_dir},
+                      {"candidates", o.candidates},
+                      {"candidate_source", source_json},
+                      {"samples_kept", params.samples},
+                      {"steps", params.steps},
+                      {"refine", params.refine},
+                      {"refine_seconds", params.refine_seconds},
+                      {"refine_candidates", params.refine_candidates},
+                      {"threads", params.threads},
+                      {"seed", params.seed},
+                      {"evaluated", indices.size()},
+                      {"top1_source_wins", win_json},
+                      {"top1_source_win_rate", win_rate},
+                      {"scores", scores},
+                      {"seconds_per_sample", {{"mean", mean_s}, {"median", sorted[sorted.size() / 2]}, {"total", wall}}},
+                      {"pipeline", learn::report_to_json(report)},
+                      {"target_quarter_turns", fv->turns},
+                      {"per_sample", per_sample}};
+  char line[512];
+  std::string md = "# The reconstruct pipeline on " + o.data + " " + o.split + " (" + std::to_string(views) +
+                   " view(s), inputs: " + (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
+                   ", candidates: " + o.candidates + " (" + source_name + "), " +
+                   (params.refine ? "refined (" + std::to_string(params.refine_seconds).substr(0, 4) + " s)" : std::string("--no-refine")) +
+                   ", frame: view, " + target_frame + " targets, " + std::to_string(indices.size()) + " samples)\n\n" +
+                   learn::report_to_markdown("Top-1 candidate of the pipeline", report) + "\n";
+  md += "| top-1 source | samples | share |\n| --- | --- | --- |\n";
+  for (const auto& [source_kind, count] : wins) {
+    std::snprintf(line, sizeof line, "| %s | %lld | %.3f |\n", source_kind.c_str(), static_cast<long long>(count),
+                  static_cast<double>(count) / n);
+    md += line;
+  }
+  std::snprintf(line, sizeof line,
+                "\nAgreement score of the top-1 (mean over %lld samples): %.4f; the same candidate before the parameter "
+                "refinement %.4f; the unrefined top-1 %.4f. Refinement improved the top-1 in %lld samples and changed "
+                "which candidate is top-1 in %lld.\n",
+                static_cast<long long>(scored), mean_of(sum_score), mean_of(sum_top_before), mean_of(sum_best_before),
+                static_cast<long long>(refined_top), static_cast<long long>(changed_top));
+  md += line;
+  std::snprintf(line, sizeof line, "\nSeconds per sample: mean %.2f, median %.2f (%d thread(s), %.0f s in all)%s\n", mean_s,
+                median_s, params.threads, wall,
+                failed_views > 0 ? (", the estimator found no object in " + std::to_string(failed_views) + " views").c_str() : "");
+  md += line;
+  const std::string out = o.out.empty() ? "eval-pipeline-" + o.split + "-" + std::to_string(views) + "v" + (photo ? "-photo" : "") +
+                                              (params.refine ? "" : "-norefine")
+                                        : o.out;
+  if (auto st = write_outputs(out, j, md, o.seed); !st) return fail(name, st.error().message);
+  std::printf("%swrote %s/eval.json and eval.md\n", md.c_str(), out.c_str());
+  return 0;
+}
+
 int run_eval(const EvalCliOptions& o) {
   const char* name = "eval";
   learn::ensure_omp_proc_bind(saved_argc(), saved_argv());
   torch::set_num_threads(std::max(1, o.threads));
+  if (const std::string bad = pipeline_option_error(o); !bad.empty()) return fail(name, bad);
+  if (o.pipeline) return eval_pipeline(o);
   auto device = learn::parse_device(o.device);
   if (!device) return fail(name, device.error().message);
   if (!fs::is_directory(o.model) || !fs::exists(fs::path(o.model) / "config.json"))
@@ -518,7 +773,9 @@ int run_eval(const EvalCliOptions& o) {
 
 CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accuracy, invalid ratio, Chamfer)", [](CLI::App& app) {
   auto o = std::make_shared<EvalCliOptions>();
-  app.add_option("--model", o->model, "Run folder (or models/<name>) with config.json + model.pt, or a part index (models/retrieval)")->required();
+  app.add_option("--model", o->model,
+                 "Run folder (or models/<name>) with config.json + model.pt, or a part index (models/retrieval); required "
+                 "unless --pipeline");
   app.add_option("--data", o->data, "Data folder (vec.jsonl + manifest.csv, the shared data root, or dataset shards)")->required();
   app.add_option("--split", o->split, "Split to score")->capture_default_str();
   app.add_option("-o,--output", o->out, "Output folder (default: <model>/eval-<split>)");
@@ -550,7 +807,22 @@ CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accur
   app.add_option("--seed", o->seed, "Seed of the surface sampling")->capture_default_str();
   app.add_option("--threads", o->threads, "CPU threads (torch and kernel)")->capture_default_str();
   app.add_flag("-q,--quiet", o->quiet, "No progress bar");
-  return [o]() { return run_eval(*o); };
+  app.add_flag("--pipeline", o->pipeline,
+               "Evaluate the whole reconstruct pipeline (pool, kernel check, agreement, refinement, top-1 turned to face the "
+               "first view) with the models of --weights, instead of --model");
+  app.add_option("--weights", o->weights, "With --pipeline: folder with estimator.pt, retrieval/ and diffusion/ (default: the shipped models/)");
+  app.add_option("--candidates", o->candidates,
+                 "With --pipeline: reconstruct's candidate source (auto, retrieval, diffusion, procedural)")
+      ->check(CLI::IsMember({"auto", "retrieval", "diffusion", "procedural"}))
+      ->capture_default_str();
+  app.add_flag("--no-refine", o->no_refine, "With --pipeline: skip the parameter refinement");
+  app.add_option("--refine-seconds", o->refine_seconds, "With --pipeline: reconstruct's --refine-seconds")->capture_default_str();
+  return [o, &app]() {
+    o->given.clear();  // which options were given, for --pipeline's bad combinations
+    for (const CLI::Option* option : app.get_options())
+      if (option->count() > 0) o->given.push_back(option->get_name());
+    return run_eval(*o);
+  };
 });
 
 }  // namespace
