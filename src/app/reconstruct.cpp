@@ -24,6 +24,7 @@
 #include "cad/cad_json.h"
 #include "cad/cad_vec.h"
 #include "cad/turn.h"
+#include "geom/mesh_measure.h"
 #include "kernel/check.h"
 #include "kernel/export.h"
 #include "kernel/tessellate.h"
@@ -636,13 +637,14 @@ void scale_to_size(Evaluated& e, double size_mm) {
 
 // Stage 5c (the DeepCAD vector, sequence.h5): the generated or indexed vector as it came out of
 // its source (turned with the model) when there is one, even one that does not decode, else the
-// DeepCAD encoding of the model (normalised by the encoder, so the scale to size does not matter).
-void candidate_vec(Evaluated& e) {
+// model encoded in the targets' centred frame (encode_candidate; the box of the mesh, which is the
+// tessellation of the model before scale_to_size: the encoder normalises, so the scale does not matter).
+void candidate_vec(Evaluated& e, const CadModel& unscaled) {
   if (!e.proposal.vec.empty()) {
     e.vec = e.proposal.vec;
     return;
   }
-  auto vec = encode(e.proposal.model);
+  auto vec = e.check.valid && !e.mesh.empty() ? encode_candidate(unscaled, mesh_bbox(e.mesh)) : encode(unscaled);
   if (vec)
     e.vec = std::move(*vec);
   else
@@ -740,6 +742,12 @@ Result<PipelineResult> run_pipeline(const std::vector<ViewMaps>& views, const Re
                [&](int64_t r, int) { face_first_view(evaluated[order[static_cast<size_t>(r)]]); });
   timings["face_first_view"] = seconds_since(t);
   t = Clock::now();
+  parallel_for(static_cast<int64_t>(order.size()), params.threads, [&](int64_t r, int) {
+    Evaluated& e = evaluated[order[static_cast<size_t>(r)]];
+    candidate_vec(e, e.proposal.model);
+  });
+  timings["encode"] = seconds_since(t);
+  t = Clock::now();
   const double size_mm = params.size.millimetres();
   parallel_for(static_cast<int64_t>(order.size()), params.threads,
                [&](int64_t r, int) { scale_to_size(evaluated[order[static_cast<size_t>(r)]], size_mm); });
@@ -748,13 +756,26 @@ Result<PipelineResult> run_pipeline(const std::vector<ViewMaps>& views, const Re
     Evaluated e = std::move(evaluated[i]);
     e.source = proposal_source(e.proposal);
     e.score_before_refinement = e.refinement.attempted ? e.refinement.score_before : e.agreement.score;
-    candidate_vec(e);
     result.ranking.push_back(std::move(e));
   }
   return result;
 }
 
 }  // namespace
+
+Result<CadVec> encode_candidate(const CadModel& model, const BoundingBox& solid_box) {
+  // As the dataset builder encodes its centred vectors (data/dataset.cpp make_sample): centred,
+  // the longest half-extent becomes kNormFactor, so a one-sided extrude over 0.99 of DeepCAD's
+  // extent range turns symmetric.
+  double half_max = 0;
+  for (double d : {solid_box.max.x - solid_box.min.x, solid_box.max.y - solid_box.min.y, solid_box.max.z - solid_box.min.z})
+    half_max = std::max(half_max, 0.5 * d);
+  if (!(half_max > 0)) return encode(with_encodable_planes(model));
+  const double limit = 0.99 * half_max / kNormFactor;
+  const CadModel centred =
+      centred_on(with_representable_extents(clip_extents_to_box(model, solid_box), limit), solid_box);
+  return encode(with_encodable_planes(centred));
+}
 
 Result<std::unique_ptr<CandidateSource>> make_candidate_source(const ReconstructParams& params, const std::string& weights_dir) {
   if (auto s = validate_pipeline_params(params); !s) return s.error();

@@ -151,9 +151,10 @@ struct PipelineCandidate {
   int turns = 0;              // quarter turns applied to face the first view (face_first_view)
   double scale = 0;           // model units -> mm factor applied to reach `size` (0: not scaled)
   // DeepCAD's normalised vector of the candidate, what sequence.h5 holds: the generated or indexed
-  // vector turned into the first view's frame when the candidate still is that vector, else the
-  // encoding of the (refined, turned, scaled) model; DeepCAD's encoding normalises the model, so
-  // the scale to `size` does not change it. Empty when the encoder rejects the model (vec_error says why).
+  // vector turned into the first view's frame when the candidate still is that vector, else
+  // encode_candidate of the (refined, turned) model, i.e. in the centred frame of the targets
+  // (DeepCAD's encoding normalises the model, so the scale to `size` does not change it). Empty
+  // when the encoder rejects the model (vec_error says why).
   CadVec vec;
   std::string vec_error;
 };
@@ -166,6 +167,15 @@ struct PipelineResult {
   std::vector<PipelineCandidate> ranking;
   nlohmann::json timings = nlohmann::json::object();       // seconds per stage (propose .. scale_to_size)
 };
+
+// DeepCAD's vector of a candidate `model` in the frame of the image -> CAD targets (docs/models.md
+// §5): encoded like the datasets' centred vectors (data/dataset.cpp: cuts reaching past the part
+// clipped to its box, one-sided extrudes too long for DeepCAD's extent range made symmetric, the
+// part centred on `solid_box`), with the sketch planes that DeepCAD's encoder would mirror
+// re-expressed first (cad/turn.h with_encodable_planes: a model turned to face the first view has
+// such planes). The vector decodes into the same solid, centred and normalised. `solid_box`: the
+// bounding box of the model's tessellated solid, in model units.
+Result<CadVec> encode_candidate(const CadModel& model, const BoundingBox& solid_box);
 
 // Checks the options that do not name files (samples, steps, threads, candidates, size,
 // refinement, device); validate_params adds the inputs and the output folder.

@@ -1,0 +1,130 @@
+// reconstruct_views, the pipeline's stages in memory (what `reconstruct` and `eval --pipeline` run),
+// and the DeepCAD vector it gives each candidate: in the targets' centred frame, decoding into the
+// candidate's own solid even when the turn to face the first view left a sketch plane that
+// DeepCAD's encoder would mirror.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "app/reconstruct.h"
+#include "app/refine_support.h"
+#include "cad/cad_vec.h"
+#include "cad/turn.h"
+#include "geom/chamfer.h"
+#include "geom/mesh_measure.h"
+#include "geom/sampling.h"
+
+namespace cadcrafter::app {
+namespace {
+
+using namespace cadcrafter::app::testing;
+
+Mesh mesh_of(const CadModel& m) {
+  CheckOptions o;
+  o.keep_solid = true;
+  const CheckResult c = check_model(m, o);
+  EXPECT_TRUE(c.valid) << c.reason;
+  return c.valid ? tessellate(c.solid) : Mesh{};
+}
+
+// An L profile (legs 4 and 3, width 1) sketched on a plane with normal +Y, extruded 1.5, off the
+// origin: turned a quarter about +Z, its normal is -X, which DeepCAD's encoder mirrors.
+CadModel l_on_xz_plane() {
+  Loop l{{line(0, 0, 4, 0), line(4, 0, 4, 1), line(4, 1, 1, 1), line(1, 1, 1, 3), line(1, 3, 0, 3), line(0, 3, 0, 0)}};
+  Extrude e = extrude(Profile{{l}}, 1.5);
+  e.plane = plane({2, 1, 0.5}, {0, 0, 1}, {1, 0, 0}, {0, 1, 0});
+  e.sketch_pos = e.plane.origin;
+  return model_of({e}, "l_xz");
+}
+
+// Points of `mesh` centred on its box and scaled as DeepCAD normalises a centred part (longest
+// half-extent 0.75).
+PointCloud normalised_points(const Mesh& mesh, uint64_t seed = 7) {
+  const BoundingBox b = mesh_bbox(mesh);
+  const double half = 0.5 * std::max({b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z});
+  PointCloud p = sample_surface(mesh, 10000, seed);
+  for (auto& q : p) {
+    q[0] = static_cast<float>((q[0] - 0.5 * (b.min.x + b.max.x)) * kNormFactor / half);
+    q[1] = static_cast<float>((q[1] - 0.5 * (b.min.y + b.max.y)) * kNormFactor / half);
+    q[2] = static_cast<float>((q[2] - 0.5 * (b.min.z + b.max.z)) * kNormFactor / half);
+  }
+  return p;
+}
+
+TEST(PipelineVec, EncodeCandidateKeepsATurnedPartCentredAndUnmirrored) {
+  const CadModel turned = turn_about_z(l_on_xz_plane(), 1);
+  ASSERT_LT(turned.extrudes[0].plane.normal.x, -0.5);
+  const Mesh mesh = mesh_of(turned);
+  ASSERT_FALSE(mesh.empty());
+  const PointCloud truth = normalised_points(mesh);
+
+  auto vec = encode_candidate(turned, mesh_bbox(mesh));
+  ASSERT_TRUE(vec.ok()) << vec.error().message;
+  auto back = decode(*vec);
+  ASSERT_TRUE(back.ok()) << back.error().message;
+  const Mesh back_mesh = mesh_of(*back);
+  ASSERT_FALSE(back_mesh.empty());
+  const BoundingBox box = mesh_bbox(back_mesh);
+  for (double c : {box.min.x + box.max.x, box.min.y + box.max.y, box.min.z + box.max.z}) EXPECT_NEAR(0.5 * c, 0.0, 0.01);
+  // As close as two samplings of the true surface (the vector is quantised to 8 bits).
+  const double noise = chamfer_distance(truth, normalised_points(mesh, 8));
+  const double fitted = chamfer_distance(truth, normalised_points(back_mesh, 8));
+  EXPECT_LT(fitted, 2 * noise + 1e-5) << "noise " << noise;
+
+  // DeepCAD's own encoding of the turned model decodes into a mirrored L (compared on its own box).
+  CadModel with_box = turned;
+  with_box.bbox = mesh_bbox(mesh);
+  auto naive = encode(with_box);
+  ASSERT_TRUE(naive.ok()) << naive.error().message;
+  auto naive_back = decode(*naive);
+  ASSERT_TRUE(naive_back.ok());
+  const Mesh naive_mesh = mesh_of(*naive_back);
+  ASSERT_FALSE(naive_mesh.empty());
+  EXPECT_GT(chamfer_distance(truth, normalised_points(naive_mesh, 8)), 10 * fitted);
+}
+
+TEST(PipelineVec, ReconstructViewsRanksAndEncodesInMemory) {
+  const Mesh truth = build(l_bracket(40, 3)).mesh;
+  ASSERT_FALSE(truth.empty());
+  const std::vector<ViewMaps> views = {rendered_view(truth, 30, 25), rendered_view(truth, 215, 35)};
+  ReconstructParams params;
+  params.candidates = "procedural";
+  params.samples = 2;
+  params.threads = 2;
+  params.refine_evaluations = 8;
+  params.refine_seconds = 30;  // the evaluation budget ends it, not the clock
+  std::vector<std::string> stages;
+  auto result = reconstruct_views(views, params, [&](const std::string& stage, int, int) {
+    if (stages.empty() || stages.back() != stage) stages.push_back(stage);
+  });
+  ASSERT_TRUE(result.ok()) << result.error().message;
+  EXPECT_EQ(result->source, "procedural-search");
+  EXPECT_GE(result->proposals, 2);
+  ASSERT_EQ(result->ranking.size(), 2u);
+  EXPECT_NE(std::find(stages.begin(), stages.end(), "check"), stages.end());
+  EXPECT_NE(std::find(stages.begin(), stages.end(), "refine"), stages.end());
+  EXPECT_GE(result->ranking[0].agreement.score, result->ranking[1].agreement.score);
+  for (const auto& c : result->ranking) {
+    ASSERT_TRUE(c.check.valid) << c.check.reason;
+    EXPECT_EQ(c.source, "procedural");
+    EXPECT_LE(c.score_before_refinement, c.agreement.score + 1e-12);
+    EXPECT_GT(c.scale, 0.0);  // scaled to the default 100 mm
+    ASSERT_FALSE(c.vec.empty()) << c.vec_error;
+    auto back = decode(c.vec);
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    const Mesh m = mesh_of(*back);
+    ASSERT_FALSE(m.empty());
+    const BoundingBox box = mesh_bbox(m);
+    for (double centre : {box.min.x + box.max.x, box.min.y + box.max.y, box.min.z + box.max.z})
+      EXPECT_NEAR(0.5 * centre, 0.0, 0.02);  // the centred frame
+  }
+
+  // The same options are checked as reconstruct checks them; views are needed.
+  params.samples = 0;
+  EXPECT_FALSE(reconstruct_views(views, params).ok());
+  params.samples = 2;
+  EXPECT_FALSE(reconstruct_views({}, params).ok());
+}
+
+}  // namespace
+}  // namespace cadcrafter::app
