@@ -15,6 +15,11 @@
 // view frame: each target turned about +Z to face its first view (render/camera.h), each answer
 // turned the way reconstruct turns its output (app/agreement.h, facing_quarter_turns).
 //
+// --pipeline (no --model) scores the whole reconstruct pipeline instead (app::reconstruct_views with
+// the models of --weights: pool, kernel check, agreement, pose and parameter refinement, the top-1
+// turned to face the first view), with the top-1 sources' win rates, the agreement before/after
+// refinement and the seconds per sample (docs/reconstruct.md, "the whole pipeline").
+//
 // --inputs photo (image-conditioned runs, a dataset built with --rgb) sends each view's photo-like render
 // through the depth/normal estimator first, as a user's photo would go, so the domain gap
 // between rendered maps and estimated maps is measured on the same models.
