@@ -36,6 +36,16 @@ Framed empty_framed(int size) {
   return f;
 }
 
+// One output pixel of frame_input / average_down from the sums over its `samples` sub-samples, of
+// which `covered` fell on the object: coverage fraction, unit mean normal, mean depth.
+void store_cell(Framed& out, size_t dst, int covered, int samples, const float normal[3], float depth) {
+  if (covered == 0) return;
+  out.mask[dst] = static_cast<float>(covered) / static_cast<float>(samples);
+  const float len = std::sqrt(normal[0] * normal[0] + normal[1] * normal[1] + normal[2] * normal[2]);
+  for (int c = 0; c < 3; ++c) out.normal[dst * 3 + c] = len > 1e-6f ? normal[c] / len : 0.0f;
+  out.depth[dst] = depth / static_cast<float>(covered);
+}
+
 // An input view framed around its mask and resampled to `size`: each pixel averages k x k
 // nearest samples of the area it covers (k = the source pixels per output pixel, 1 to 4), so the
 // mask becomes a coverage fraction and normals and depth are means over the covered samples.
@@ -64,12 +74,7 @@ Framed frame_input(const ViewMaps& v, int size) {
           for (int c = 0; c < 3; ++c) normal[c] += v.normal[src * 3 + c];
           if (has_depth) depth += v.depth[src];
         }
-      if (covered == 0) continue;
-      const size_t dst = static_cast<size_t>(row) * size + col;
-      out.mask[dst] = static_cast<float>(covered) / static_cast<float>(k * k);
-      const float len = std::sqrt(normal[0] * normal[0] + normal[1] * normal[1] + normal[2] * normal[2]);
-      for (int c = 0; c < 3; ++c) out.normal[dst * 3 + c] = len > 1e-6f ? normal[c] / len : 0.0f;
-      out.depth[dst] = depth / static_cast<float>(covered);
+      store_cell(out, static_cast<size_t>(row) * size + col, covered, k * k, normal, depth);
     }
   return out;
 }
@@ -89,12 +94,7 @@ Framed average_down(const RenderedView& r, int size, int ss) {
           for (int c = 0; c < 3; ++c) normal[c] += r.normal[src * 3 + c] / 127.5f - 1.0f;
           if (!r.depth.empty()) depth += static_cast<float>(r.depth[src]) / kDepthUnitsPerLength;
         }
-      if (covered == 0) continue;
-      const size_t dst = static_cast<size_t>(row) * size + col;
-      out.mask[dst] = static_cast<float>(covered) / static_cast<float>(ss * ss);
-      const float len = std::sqrt(normal[0] * normal[0] + normal[1] * normal[1] + normal[2] * normal[2]);
-      for (int c = 0; c < 3; ++c) out.normal[dst * 3 + c] = len > 1e-6f ? normal[c] / len : 0.0f;
-      out.depth[dst] = depth / static_cast<float>(covered);
+      store_cell(out, static_cast<size_t>(row) * size + col, covered, ss * ss, normal, depth);
     }
   return out;
 }

@@ -16,6 +16,17 @@ double ViewMaps::object_fraction() const {
   return n / static_cast<double>(mask.size());
 }
 
+InputPhoto photo_of_sample(const DatasetSample& sample, int view) {
+  const int n = sample.size;
+  InputPhoto photo;
+  photo.name = sample.info.id + " view " + std::to_string(view);
+  photo.file_channels = 3;
+  const size_t px = static_cast<size_t>(n) * n * 3, v = static_cast<size_t>(view);
+  photo.rgb = Image8{n, n, 3, std::vector<uint8_t>(sample.rgb.begin() + static_cast<long>(px * v),
+                                                   sample.rgb.begin() + static_cast<long>(px * (v + 1)))};
+  return photo;
+}
+
 ViewMaps view_maps_of_sample(const DatasetSample& sample, int view) {
   ViewMaps m;
   const size_t n = static_cast<size_t>(sample.size) * sample.size, off = n * static_cast<size_t>(view);

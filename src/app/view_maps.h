@@ -52,6 +52,10 @@ ViewMaps view_maps_of_render(const RenderedView& view, int size, const std::stri
 // render size): for evaluating the pipeline on rendered inputs.
 ViewMaps view_maps_of_sample(const DatasetSample& sample, int view);
 
+// View `view`'s photo-like render of a dataset sample (a dataset built with --rgb) as a user's
+// photo, for estimate_view: evaluating and training on photos of known parts.
+InputPhoto photo_of_sample(const DatasetSample& sample, int view);
+
 // Normal map as an image (the render encoding, background grey).
 Image8 normals_to_image(const std::vector<float>& normal, const std::vector<float>& mask, int size);
 

@@ -186,10 +186,12 @@ CadModel centred_on(const CadModel& model, const BoundingBox& box) {
   return out;
 }
 
+double largest_half_extent(const BoundingBox& box) {
+  return 0.5 * std::max({box.max.x - box.min.x, box.max.y - box.min.y, box.max.z - box.min.z});
+}
+
 CadModel clip_extents_to_box(const CadModel& model, const BoundingBox& box) {
-  double half_max = 0;
-  for (double d : {box.max.x - box.min.x, box.max.y - box.min.y, box.max.z - box.min.z}) half_max = std::max(half_max, 0.5 * d);
-  const double margin = 0.05 * half_max;
+  const double margin = 0.05 * largest_half_extent(box);
   CadModel out = model;
   for (auto& ext : out.extrudes) {
     if (ext.operation != Operation::kCut && ext.operation != Operation::kIntersect) continue;

@@ -35,6 +35,10 @@ CadModel turn_about_z(const CadModel& model, int quarter_turns);
 // (the tessellated solid's, in the dataset builder). Commutes with turn_about_z.
 CadModel centred_on(const CadModel& model, const BoundingBox& box);
 
+// Half the longest side of `box`: the extent DeepCAD's normalisation scales to 0.75 once the box
+// is centred.
+double largest_half_extent(const BoundingBox& box);
+
 // `model` with the extents of its cuts and intersections that reach past `box` (a bounding box
 // of its solid) shortened to reach past it by 5% of the box's largest half-extent: the solid does
 // not change, and "through all" cuts many times longer than the part no longer leave DeepCAD's

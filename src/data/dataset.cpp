@@ -13,6 +13,7 @@
 #include "cad/cad_json.h"
 #include "cad/cad_vec.h"
 #include "cad/turn.h"
+#include "geom/mesh_measure.h"
 #include "kernel/check.h"
 #include "kernel/tessellate.h"
 #include "render/render_views.h"
@@ -242,18 +243,10 @@ Result<DatasetSample> make_sample(const CadModel& model, const DatasetBuildOptio
   if (timings) timings->tessellate += seconds_since(t0);
   if (mesh.empty()) return R::fail(ErrorCode::kGeometry, "tessellation produced no triangles");
   if (o.vec_frame == "centred") {
-    BoundingBox box;
-    box.min = {mesh.vertices[0][0], mesh.vertices[0][1], mesh.vertices[0][2]};
-    box.max = box.min;
-    for (const auto& v : mesh.vertices) {
-      box.min = {std::min<double>(box.min.x, v[0]), std::min<double>(box.min.y, v[1]), std::min<double>(box.min.z, v[2])};
-      box.max = {std::max<double>(box.max.x, v[0]), std::max<double>(box.max.y, v[1]), std::max<double>(box.max.z, v[2])};
-    }
+    const BoundingBox box = mesh_bbox(mesh);
     // Centred, the longest half-extent becomes 0.75: a one-sided extrude over 0.99 of that frame
     // (over 1.32 half-extents) would clip at DeepCAD's extent range, so it turns symmetric.
-    double half_max = 0;
-    for (double d : {box.max.x - box.min.x, box.max.y - box.min.y, box.max.z - box.min.z}) half_max = std::max(half_max, 0.5 * d);
-    const double limit = 0.99 * half_max / kNormFactor;
+    const double limit = 0.99 * largest_half_extent(box) / kNormFactor;
     vec = encode(centred_on(with_representable_extents(clip_extents_to_box(model, box), limit), box));
     if (!vec.ok()) return vec.error();
   }

@@ -517,12 +517,13 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
     std::vector<int64_t> photo_at, photo_from;
     if (photo_present.defined()) {
       const int64_t pv = photo_present.size(1);
+      const auto present = photo_present.accessor<bool, 2>();
       for (int64_t b = 0; b < batch; ++b) {
         const int64_t row = photo_row[static_cast<size_t>(si[static_cast<size_t>(b)])];
         if (row < 0 || unit(rng) >= config.photo_share) continue;
         const auto start = static_cast<int64_t>(rng() % static_cast<uint64_t>(pv));
         for (int64_t k = 0; k < pv; ++k)
-          if (photo_present[row][(start + k) % pv].item<bool>()) {
+          if (present[row][(start + k) % pv]) {
             photo_at.push_back(b);
             photo_from.push_back(row * pv + (start + k) % pv);
             da[static_cast<size_t>(b)] = 0;

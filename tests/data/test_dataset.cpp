@@ -7,7 +7,9 @@
 #include "cad/cad_json.h"
 #include "cad/cad_vec.h"
 #include "cad/turn.h"
+#include "cad/turn_support.h"
 #include "data/dataset.h"
+#include "geom/mesh_measure.h"
 #include "kernel/batch_check.h"
 #include "kernel/check.h"
 #include "kernel/tessellate.h"
@@ -153,10 +155,8 @@ std::optional<std::pair<std::array<double, 3>, std::array<double, 3>>> vec_solid
   if (!c.valid) return std::nullopt;
   const Mesh mesh = tessellate(c.solid);
   if (mesh.empty()) return std::nullopt;
-  std::array<double, 3> lo{1e9, 1e9, 1e9}, hi{-1e9, -1e9, -1e9};
-  for (const auto& v : mesh.vertices)
-    for (int k = 0; k < 3; ++k) lo[k] = std::min<double>(lo[k], v[k]), hi[k] = std::max<double>(hi[k], v[k]);
-  return std::make_pair(lo, hi);
+  const BoundingBox b = mesh_bbox(mesh);
+  return std::make_pair(std::array<double, 3>{b.min.x, b.min.y, b.min.z}, std::array<double, 3>{b.max.x, b.max.y, b.max.z});
 }
 
 // The centred frame (the image -> CAD target): every solid's box is centred on the origin and its
@@ -211,30 +211,13 @@ TEST(Dataset, CentredFrameCentresEverySolid) {
 // A "through all" cut 100 times longer than the part is shortened to just past the part's box:
 // the solid is the same, and its extent fits DeepCAD's range once the part is scaled up.
 TEST(Dataset, ClippedCutExtentsKeepTheSolid) {
+  using namespace testing::turn_models;  // NOLINT: the shared model builders
   CadModel m;
   m.id = "plate_with_bore";
-  Extrude plate;
-  plate.profile.loops.resize(1);
-  const Vec2 corners[4] = {{0, 0}, {4, 0}, {4, 3}, {0, 3}};
-  for (int k = 0; k < 4; ++k) {
-    Curve c;
-    c.type = CurveType::kLine;
-    c.start = corners[k];
-    c.end = corners[(k + 1) % 4];
-    plate.profile.loops[0].curves.push_back(c);
-  }
-  plate.extent_one = 0.5;
-  m.extrudes.push_back(plate);
-  Extrude bore;
-  bore.plane.origin = {0, 0, 0.5};
-  Curve circle;
-  circle.type = CurveType::kCircle;
-  circle.center = {2, 1.5};
-  circle.radius = 0.5;
-  bore.profile.loops = {Loop{{circle}}};
-  bore.operation = Operation::kCut;
-  bore.extent_one = -50.0;
-  m.extrudes.push_back(bore);
+  m.extrudes.push_back(extrude(plane({0, 0, 0}, {1, 0, 0}, {0, 1, 0}), {polygon({{0, 0}, {4, 0}, {4, 3}, {0, 3}})},
+                               Operation::kNewBody, ExtentType::kOneSide, 0.5));
+  m.extrudes.push_back(extrude(plane({0, 0, 0.5}, {1, 0, 0}, {0, 1, 0}), {Loop{{circle({2, 1.5}, 0.5)}}}, Operation::kCut,
+                               ExtentType::kOneSide, -50.0));
   m.bbox.min = {0, 0, 0};
   m.bbox.max = {4, 3, 0.5};
   const CadModel clipped = clip_extents_to_box(m, m.bbox);
@@ -253,19 +236,11 @@ TEST(Dataset, ClippedCutExtentsKeepTheSolid) {
 // (1.5) would clip at DeepCAD's range (1.0); re-expressed about its middle plane it is the same
 // solid and decodes at full length.
 TEST(Dataset, LongExtrudesTurnSymmetricAndKeepTheSolid) {
+  using namespace testing::turn_models;  // NOLINT: the shared model builders
   CadModel m;
   m.id = "rod";
-  Extrude rod;
-  rod.plane.x_axis = {1, 0, 0};
-  rod.plane.y_axis = {0, 0, -1};
-  rod.plane.normal = {0, 1, 0};
-  Curve circle;
-  circle.type = CurveType::kCircle;
-  circle.center = {0, 0};
-  circle.radius = 0.95;
-  rod.profile.loops = {Loop{{circle}}};
-  rod.extent_one = 20.0;
-  m.extrudes.push_back(rod);
+  m.extrudes.push_back(extrude(plane({0, 0, 0}, {1, 0, 0}, {0, 0, -1}), {Loop{{circle({0, 0}, 0.95)}}}, Operation::kNewBody,
+                               ExtentType::kOneSide, 20.0));
   m.bbox.min = {-0.95, 0, -0.95};
   m.bbox.max = {0.95, 20, 0.95};
   const double limit = 0.99 * 10.0 / kNormFactor;

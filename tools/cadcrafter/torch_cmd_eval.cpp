@@ -100,17 +100,6 @@ learn::CommandDecoding decoding_of(const EvalCliOptions& o) {
   return d;
 }
 
-// View `v`'s photo-like render of a sample (a dataset built with --rgb) as a user's photo.
-app::InputPhoto photo_of_view(const DatasetSample& s, int v) {
-  const int n = s.size;
-  app::InputPhoto photo;
-  photo.name = s.info.id + " view " + std::to_string(v);
-  photo.file_channels = 3;
-  const size_t px = static_cast<size_t>(n) * n * 3;
-  photo.rgb = Image8{n, n, 3, std::vector<uint8_t>(s.rgb.begin() + static_cast<long>(px * v), s.rgb.begin() + static_cast<long>(px * (v + 1)))};
-  return photo;
-}
-
 // Features [n, views, 2, F] of the photo-like renders of `indices` through the estimator, and
 // which views it found an object in ([n, views] bool).
 Result<std::pair<torch::Tensor, torch::Tensor>> photo_features(const DatasetReader& reader, const std::vector<size_t>& indices,
@@ -128,7 +117,7 @@ Result<std::pair<torch::Tensor, torch::Tensor>> photo_features(const DatasetRead
     std::vector<learn::GeometryMaps> maps;
     auto present = torch::zeros({views}, torch::kBool);
     for (int v = 0; v < std::min(views, s->views); ++v) {
-      auto view = app::estimate_view(photo_of_view(*s, v), estimator);
+      auto view = app::estimate_view(app::photo_of_sample(*s, v), estimator);
       if (!view) {
         ++*failed_views;
         continue;
@@ -581,7 +570,7 @@ int eval_pipeline(const EvalCliOptions& o) {
         maps.push_back(app::view_maps_of_sample(*s, v));
         continue;
       }
-      auto view = app::estimate_view(photo_of_view(*s, v), *estimator);
+      auto view = app::estimate_view(app::photo_of_sample(*s, v), *estimator);
       if (view)
         maps.push_back(std::move(*view));
       else

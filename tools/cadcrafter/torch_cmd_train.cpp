@@ -55,15 +55,8 @@ learn::EstimateViewsFn photo_view_estimator(const std::string& estimator_path, b
     for (size_t k = 0; k < indices.size(); ++k) {
       auto s = reader.get(indices[k]);
       if (!s) return s.error();
-      const int n = s->size;
-      const size_t px = static_cast<size_t>(n) * n * 3;
       for (int64_t i = 0; i < std::min<int64_t>(v, s->views); ++i) {
-        app::InputPhoto photo;
-        photo.name = s->info.id + " view " + std::to_string(i);
-        photo.file_channels = 3;
-        photo.rgb = Image8{n, n, 3, std::vector<uint8_t>(s->rgb.begin() + static_cast<long>(px * static_cast<size_t>(i)),
-                                                         s->rgb.begin() + static_cast<long>(px * static_cast<size_t>(i + 1)))};
-        auto view = app::estimate_view(photo, *estimator);
+        auto view = app::estimate_view(app::photo_of_sample(*s, static_cast<int>(i)), *estimator);
         if (!view) continue;  // no object found: this view is not used
         const learn::GeometryMaps maps{view->size, view->depth, view->normal, view->mask};
         out[static_cast<int64_t>(k)][i].copy_(learn::encode_views(learn::backbone_view_of_maps(maps, size)));
