@@ -11,12 +11,18 @@ namespace F = torch::nn::functional;
 
 void to_json(nlohmann::json& j, const EstimatorOptions& o) {
   j = {{"image_size", o.image_size}, {"base_channels", o.base_channels}, {"levels", o.levels}};
+  if (o.core_downsample != 1) {  // older readers never see keys they do not know for a plain U-Net
+    j["core_downsample"] = o.core_downsample;
+    j["fine_channels"] = o.fine_channels;
+  }
 }
 
 void from_json(const nlohmann::json& j, EstimatorOptions& o) {
   o.image_size = j.value("image_size", o.image_size);
   o.base_channels = j.value("base_channels", o.base_channels);
   o.levels = j.value("levels", o.levels);
+  o.core_downsample = j.value("core_downsample", int64_t{1});
+  o.fine_channels = j.value("fine_channels", o.fine_channels);
 }
 
 namespace {
@@ -42,6 +48,8 @@ torch::Tensor ConvBlockImpl::forward(const torch::Tensor& x) {
 
 DepthNormalEstimatorImpl::DepthNormalEstimatorImpl(const EstimatorOptions& options) : options_(options) {
   TORCH_CHECK(options.levels >= 1 && options.base_channels >= 4, "estimator: bad options");
+  TORCH_CHECK(options.core_downsample == 1 || options.core_downsample == 2, "estimator: core_downsample must be 1 or 2");
+  TORCH_CHECK(options.fine_channels >= 4, "estimator: fine_channels must be >= 4");
   down_ = register_module("down", torch::nn::ModuleList());
   up_ = register_module("up", torch::nn::ModuleList());
   int64_t in = 3;
@@ -59,14 +67,23 @@ DepthNormalEstimatorImpl::DepthNormalEstimatorImpl(const EstimatorOptions& optio
     in = c;
   }
   head_ = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(in, 5, 1)));
+  if (options.core_downsample == 2) {
+    fine_ = register_module("fine", ConvBlock(3, options.fine_channels));
+    refine_ = register_module("refine", ConvBlock(in + 5 + options.fine_channels, options.fine_channels));
+    refine_head_ = register_module("refine_head", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.fine_channels, 5, 1)));
+    torch::NoGradGuard no_grad;
+    refine_head_->weight.zero_();
+    refine_head_->bias.zero_();
+  }
 }
 
 EstimatorOutput DepthNormalEstimatorImpl::forward(const torch::Tensor& rgb) {
   TORCH_CHECK(rgb.dim() == 4 && rgb.size(1) == 3, "estimator: expected [B, 3, S, S] input");
-  const int64_t multiple = int64_t{1} << options_.levels;
+  const int64_t multiple = options_.core_downsample << options_.levels;
   TORCH_CHECK(rgb.size(2) % multiple == 0 && rgb.size(3) % multiple == 0,
               "estimator: image size must be a multiple of ", multiple);
-  torch::Tensor x = rgb * 2.0 - 1.0;  // centred input
+  const torch::Tensor centred = rgb * 2.0 - 1.0;
+  torch::Tensor x = options_.core_downsample == 2 ? F::avg_pool2d(centred, F::AvgPool2dFuncOptions(2)) : centred;
   std::vector<torch::Tensor> skips;
   for (const auto& block : *down_) {
     x = block->as<ConvBlock>()->forward(x);
@@ -82,12 +99,44 @@ EstimatorOutput DepthNormalEstimatorImpl::forward(const torch::Tensor& rgb) {
                               .align_corners(false));
     x = up_[i]->as<ConvBlock>()->forward(torch::cat({x, skip}, 1));
   }
-  const torch::Tensor y = head_(x);
+  torch::Tensor y = head_(x);
+  if (options_.core_downsample == 2) {
+    const auto up = [&](const torch::Tensor& t) {
+      return F::interpolate(t, F::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{rgb.size(2), rgb.size(3)})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false));
+    };
+    const torch::Tensor coarse = up(y);
+    const torch::Tensor detail = fine_(centred);
+    y = coarse + refine_head_(refine_(torch::cat({up(x), coarse, detail}, 1)));
+  }
   EstimatorOutput out;
   out.depth = y.slice(1, 0, 1);
   out.normal = F::normalize(y.slice(1, 1, 4), F::NormalizeFuncOptions().dim(1).eps(1e-6));
   out.mask_logits = y.slice(1, 4, 5);
   return out;
+}
+
+Result<int64_t> init_core_from(DepthNormalEstimator& target, DepthNormalEstimator& source) {
+  torch::NoGradGuard no_grad;
+  // Check everything first, so a refusal leaves the target untouched.
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> pairs;
+  auto match = [&](const torch::OrderedDict<std::string, torch::Tensor>& from,
+                   const torch::OrderedDict<std::string, torch::Tensor>& to) -> Status {
+    for (const auto& item : from) {
+      const torch::Tensor* dst = to.find(item.key());
+      if (dst == nullptr || !dst->sizes().equals(item.value().sizes()))
+        return Status::fail(ErrorCode::kInvalidArgument,
+                            "init_core_from: the source's " + item.key() + " has no counterpart of its shape in the target");
+      pairs.emplace_back(*dst, item.value());  // the handle shares the target's storage
+    }
+    return {};
+  };
+  if (auto s = match(source->named_parameters(), target->named_parameters()); !s) return s.error();
+  if (auto s = match(source->named_buffers(), target->named_buffers()); !s) return s.error();
+  for (auto& [dst, src] : pairs) dst.copy_(src);
+  return static_cast<int64_t>(pairs.size());
 }
 
 torch::Tensor align_scale_shift(const torch::Tensor& pred, const torch::Tensor& target, const torch::Tensor& mask) {
@@ -131,7 +180,12 @@ EstimatorLosses estimator_losses(const EstimatorOutput& out, const EstimatorTarg
   l.depth = (depth_per_image * has_object).sum() / images;
   l.normal = (normal_per_image * has_object).sum() / images;
   l.mask = F::binary_cross_entropy_with_logits(out.mask_logits, mask);
+  const auto probability = torch::sigmoid(out.mask_logits);
+  const auto soft_inter = (probability * mask).sum(dims);
+  const auto soft_union = (probability + mask - probability * mask).sum(dims).clamp_min(1e-6);
+  l.mask_iou = (1.0 - soft_inter / soft_union).mean();
   l.total = weights.depth * l.depth + weights.normal * l.normal + weights.mask * l.mask;
+  if (weights.mask_iou > 0) l.total = l.total + weights.mask_iou * l.mask_iou;
   return l;
 }
 

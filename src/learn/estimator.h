@@ -29,6 +29,16 @@ struct EstimatorOptions {
   int64_t image_size = 128;
   int64_t base_channels = 16;  // doubled at every level
   int64_t levels = 3;
+  // 1: the U-Net runs at the input size. 2: it runs on the input averaged down 2x (the cost of
+  // an S/2 network) and a full-resolution stage refines its up-sampled output with the input's
+  // own fine detail (edges of the silhouette, small holes): the "core" below, then
+  //   fine   = ConvBlock(3 -> fine_channels) on the full-size input,
+  //   refine = ConvBlock(base + 5 + fine_channels -> fine_channels) on [up(core features),
+  //            up(core output), fine], and a 1x1 head adding a residual to up(core output).
+  // The residual head starts at zero, so a core taken from an S/2 estimator (init_core_from)
+  // starts exactly where that estimator was.
+  int64_t core_downsample = 1;
+  int64_t fine_channels = 12;
 };
 void to_json(nlohmann::json& j, const EstimatorOptions& o);
 void from_json(const nlohmann::json& j, EstimatorOptions& o);  // missing keys keep defaults
@@ -62,8 +72,17 @@ class DepthNormalEstimatorImpl : public torch::nn::Module {
   torch::nn::ModuleList down_, up_;
   ConvBlock bottom_{nullptr};
   torch::nn::Conv2d head_{nullptr};
+  // core_downsample == 2 only.
+  ConvBlock fine_{nullptr}, refine_{nullptr};
+  torch::nn::Conv2d refine_head_{nullptr};
 };
 TORCH_MODULE(DepthNormalEstimator);
+
+// Copies every parameter and buffer of `source` into the tensor of the same name and shape in
+// `target` (the core U-Net of a core_downsample 2 network from an estimator of half its input
+// size and the same base_channels and levels). Returns how many tensors were copied; an error,
+// with the target untouched, when any tensor of the source has no counterpart.
+Result<int64_t> init_core_from(DepthNormalEstimator& target, DepthNormalEstimator& source);
 
 // Ground truth of a batch, as the renderer produces it (decoded to floats).
 struct EstimatorTargets {
@@ -74,10 +93,11 @@ struct EstimatorTargets {
 
 struct EstimatorLossWeights {
   double depth = 1.0, normal = 1.0, mask = 1.0;
+  double mask_iou = 0.0;  // 1 - soft IoU of the mask probabilities, per image (sharpens silhouettes)
 };
 
 struct EstimatorLosses {
-  torch::Tensor total, depth, normal, mask;
+  torch::Tensor total, depth, normal, mask, mask_iou;
 };
 
 EstimatorLosses estimator_losses(const EstimatorOutput& out, const EstimatorTargets& target,

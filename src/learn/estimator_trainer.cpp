@@ -219,7 +219,7 @@ nlohmann::json data_to_json(const EstimatorDataOptions& d) {
   return {{"generated_models", d.generated_models}, {"f360_models", d.f360_models},
           {"f360_split", d.f360_split},             {"views_per_model", d.views_per_model},
           {"seed", d.seed},                         {"exclude_families", d.exclude_families},
-          {"fov_max_deg", d.fov_max_deg}};
+          {"fov_max_deg", d.fov_max_deg},           {"render_size", d.render_size}};
 }
 
 Status data_from_json(const nlohmann::json& j, const std::string& where, EstimatorDataOptions* d) {
@@ -232,6 +232,7 @@ Status data_from_json(const nlohmann::json& j, const std::string& where, Estimat
     else if (k == "seed") d->seed = it->get<uint64_t>();
     else if (k == "exclude_families") d->exclude_families = it->get<std::vector<std::string>>();
     else if (k == "fov_max_deg") d->fov_max_deg = it->get<float>();
+    else if (k == "render_size") d->render_size = it->get<int64_t>();
     else return Status::fail(ErrorCode::kParse, where + ": unknown key '" + k + "'");
   }
   return {};
@@ -251,7 +252,8 @@ nlohmann::json estimator_config_to_json(const EstimatorConfig& c) {
             {"log_every", c.train.log_every},
             {"max_minutes", c.train.max_minutes},
             {"checkpoint_every", c.train.checkpoint_every},
-            {"weights", {{"depth", c.train.weights.depth}, {"normal", c.train.weights.normal}, {"mask", c.train.weights.mask}}}}}};
+            {"init_from", c.train.init_from},
+            {"weights", {{"depth", c.train.weights.depth}, {"normal", c.train.weights.normal}, {"mask", c.train.weights.mask}, {"mask_iou", c.train.weights.mask_iou}}}}}};
 }
 
 Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const std::string& origin) {
@@ -262,7 +264,8 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
       const std::string& k = it.key();
       if (k == "model") {
         for (auto m = it->begin(); m != it->end(); ++m)
-          if (m.key() != "image_size" && m.key() != "base_channels" && m.key() != "levels")
+          if (m.key() != "image_size" && m.key() != "base_channels" && m.key() != "levels" &&
+              m.key() != "core_downsample" && m.key() != "fine_channels")
             return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": model: unknown key '" + m.key() + "'");
         c.model = it->get<EstimatorOptions>();
       } else if (k == "data" || k == "validation") {
@@ -278,10 +281,12 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
           else if (tk == "log_every") c.train.log_every = t->get<int64_t>();
           else if (tk == "max_minutes") c.train.max_minutes = t->get<double>();
           else if (tk == "checkpoint_every") c.train.checkpoint_every = t->get<int64_t>();
+          else if (tk == "init_from") c.train.init_from = t->get<std::string>();
           else if (tk == "weights") {
             c.train.weights.depth = t->value("depth", c.train.weights.depth);
             c.train.weights.normal = t->value("normal", c.train.weights.normal);
             c.train.weights.mask = t->value("mask", c.train.weights.mask);
+            c.train.weights.mask_iou = t->value("mask_iou", c.train.weights.mask_iou);
           } else {
             return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": train: unknown key '" + tk + "'");
           }
@@ -293,11 +298,19 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
   } catch (const nlohmann::json::exception& e) {
     return Result<EstimatorConfig>::fail(ErrorCode::kParse, origin + ": " + e.what());
   }
-  if (c.train.batch_size <= 0 || c.train.steps < 0 || c.train.checkpoint_every <= 0 || c.model.image_size % (int64_t{1} << c.model.levels) != 0)
+  if (c.model.core_downsample != 1 && c.model.core_downsample != 2)
+    return Result<EstimatorConfig>::fail(ErrorCode::kInvalidArgument, origin + ": model: core_downsample must be 1 or 2");
+  if (c.train.batch_size <= 0 || c.train.steps < 0 || c.train.checkpoint_every <= 0 ||
+      c.model.image_size % (c.model.core_downsample << c.model.levels) != 0)
     return Result<EstimatorConfig>::fail(ErrorCode::kInvalidArgument,
-                                         origin + ": batch_size and checkpoint_every must be > 0, image_size a multiple of 2^levels");
-  c.data.image_size = 2 * c.model.image_size;
-  c.validation.image_size = 2 * c.model.image_size;
+                                         origin + ": batch_size and checkpoint_every must be > 0, image_size a multiple of "
+                                                  "core_downsample x 2^levels");
+  for (EstimatorDataOptions* d : {&c.data, &c.validation}) {
+    if (d->render_size != 0 && d->render_size < c.model.image_size)
+      return Result<EstimatorConfig>::fail(ErrorCode::kInvalidArgument,
+                                           origin + ": render_size must be 0 (2 x image_size) or >= image_size");
+    d->image_size = d->render_size > 0 ? d->render_size : 2 * c.model.image_size;
+  }
   return c;
 }
 
@@ -373,7 +386,8 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
 
   const auto render_start = Clock::now();
   EstimatorDataOptions data = config.data, validation = config.validation;
-  data.image_size = validation.image_size = 2 * config.model.image_size;
+  data.image_size = data.render_size > 0 ? data.render_size : 2 * config.model.image_size;
+  validation.image_size = validation.render_size > 0 ? validation.render_size : 2 * config.model.image_size;
   data.progress = validation.progress = progress;
   int64_t skipped = 0;
   auto train_samples = make_estimator_samples(data, &skipped);
@@ -396,6 +410,16 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
 
   seed_everything(seed);
   DepthNormalEstimator model(config.model);
+  if (!resume && !config.train.init_from.empty()) {
+    auto source = load_estimator(config.train.init_from);
+    if (!source) return source.error();
+    auto copied = init_core_from(model, *source);
+    if (!copied) return Result<EstimatorTrainSummary>::fail(ErrorCode::kInvalidArgument,
+                                                            config.train.init_from + ": " + copied.error().message);
+    if (progress)
+      std::fprintf(stderr, "estimator: %lld tensors initialised from %s\n", static_cast<long long>(*copied),
+                   config.train.init_from.c_str());
+  }
   torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(config.train.lr));
   std::mt19937_64 rng(seed);
   double trained_seconds = 0.0;  // over every sitting of the run

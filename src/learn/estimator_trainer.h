@@ -47,7 +47,8 @@ struct EstimatorDataOptions {
   std::string f360_dir;            // ../shared/data/f360 (json/ + manifest.csv)
   std::string f360_split = "train";
   int64_t views_per_model = 8;     // multiple of 4 (render sets of 4 views)
-  int64_t image_size = 128;        // render size (the network's input size x 2: crops stay sharp)
+  int64_t image_size = 128;        // render size (set from render_size, or the network's input size x 2: crops stay sharp)
+  int64_t render_size = 0;         // config: 0 = 2 x the network's input size
   uint64_t seed = 1;
   // Style families left out of the photos (render/photo.h), e.g. {"metal", "mat"} to measure
   // transfer to styles the network never saw.
@@ -87,6 +88,10 @@ struct EstimatorTrainOptions {
   double max_minutes = 0.0;  // > 0: stop (and save) when training has run this long
   int64_t checkpoint_every = 200;  // steps between checkpoints (RUN/checkpoint.pt), for --resume
   int64_t stop_after = 0;          // > 0: checkpoint and stop after this many steps of this sitting
+  // A fresh run's starting point: an estimator file whose parameters are copied where names and
+  // shapes match (init_core_from), e.g. a 64-pixel estimator as the core of a 128-pixel one
+  // with core_downsample 2. Empty: random initialisation.
+  std::string init_from;
   EstimatorLossWeights weights;
 };
 

@@ -37,6 +37,79 @@ TEST(Estimator, OutputShapesAndUnitNormals) {
   EXPECT_THROW(net->forward(torch::rand({1, 3, 30, 30})), c10::Error);  // not a multiple of 4
 }
 
+// core_downsample 2: the U-Net runs on the input averaged down 2x and a full-size stage adds
+// a residual that starts at zero, so a core copied from a half-size estimator reproduces that
+// estimator's output, bilinearly up-sampled, until training moves the residual.
+TEST(Estimator, TwoScaleNetworkStartsAtItsHalfSizeCore) {
+  torch::manual_seed(3);
+  EstimatorOptions small;
+  small.image_size = 16;
+  small.base_channels = 8;
+  small.levels = 2;
+  DepthNormalEstimator half(small);
+  EstimatorOptions big = small;
+  big.image_size = 32;
+  big.core_downsample = 2;
+  big.fine_channels = 6;
+  DepthNormalEstimator full(big);
+  auto copied = init_core_from(full, half);
+  ASSERT_TRUE(copied.ok()) << copied.error().message;
+  EXPECT_EQ(*copied, static_cast<int64_t>(half->parameters().size() + half->buffers().size()));
+  half->eval();
+  full->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::rand({2, 3, 32, 32});
+  const auto coarse = half->forward(torch::nn::functional::avg_pool2d(x, torch::nn::functional::AvgPool2dFuncOptions(2)));
+  const auto fine = full->forward(x);
+  ASSERT_EQ(fine.depth.sizes(), (std::vector<int64_t>{2, 1, 32, 32}));
+  const auto up = [](const torch::Tensor& t) {
+    return torch::nn::functional::interpolate(t, torch::nn::functional::InterpolateFuncOptions()
+                                                     .size(std::vector<int64_t>{32, 32})
+                                                     .mode(torch::kBilinear)
+                                                     .align_corners(false));
+  };
+  EXPECT_TRUE(torch::allclose(fine.depth, up(coarse.depth), 1e-4, 1e-5));
+  EXPECT_TRUE(torch::allclose(fine.mask_logits, up(coarse.mask_logits), 1e-4, 1e-5));
+  // A size the core cannot halve and pool twice is refused.
+  EXPECT_THROW(full->forward(torch::rand({1, 3, 36, 36})), c10::Error);
+  // A source that does not fit entirely (other widths) is refused.
+  EstimatorOptions other;
+  other.image_size = 16;
+  other.base_channels = 6;
+  other.levels = 1;
+  DepthNormalEstimator unrelated(other);
+  EXPECT_FALSE(init_core_from(unrelated, full).ok());
+  // The options survive a save/load round trip.
+  TempDir tmp;
+  ASSERT_TRUE(save_estimator(tmp / "two_scale.pt", full));
+  auto loaded = load_estimator(tmp / "two_scale.pt");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_EQ((*loaded)->options().core_downsample, 2);
+  EXPECT_EQ((*loaded)->options().fine_channels, 6);
+  EXPECT_TRUE(torch::allclose((*loaded)->forward(x).normal, fine.normal));
+}
+
+TEST(Estimator, SoftIoUTermIsZeroForAPerfectMaskAndCountsWhenWeighted) {
+  EstimatorTargets t;
+  t.depth = torch::rand({2, 1, 8, 8}) + 2.0;
+  t.normal = torch::nn::functional::normalize(torch::randn({2, 3, 8, 8}), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  t.mask = torch::zeros({2, 1, 8, 8});
+  t.mask.slice(2, 2, 6).fill_(1.0);
+  EstimatorOutput out;
+  out.depth = t.depth;
+  out.normal = t.normal;
+  out.mask_logits = (t.mask * 2 - 1) * 50.0;
+  EXPECT_LT(estimator_losses(out, t).mask_iou.item<float>(), 1e-6);
+  out.mask_logits = torch::zeros_like(t.mask);  // p = 0.5 everywhere
+  EstimatorLossWeights w;
+  const auto plain = estimator_losses(out, t, w);
+  w.mask_iou = 2.0;
+  const auto weighted = estimator_losses(out, t, w);
+  // Soft intersection 0.5 * 32, soft union 32 + 0.5 * 64 - 0.5 * 32 = 48: IoU 1/3.
+  EXPECT_NEAR(plain.mask_iou.item<float>(), 2.0f / 3.0f, 1e-5);
+  EXPECT_NEAR((weighted.total - plain.total).item<float>(), 2.0f * 2.0f / 3.0f, 1e-4);
+}
+
 TEST(Estimator, AlignScaleShiftRecoversAnAffineMap) {
   const auto pred = torch::rand({2, 1, 8, 8});
   const auto target = pred * 3.0 - 0.5;
