@@ -11,9 +11,9 @@
 #include <cstring>
 #include <string>
 
-#include "learn/ae_trainer.h"
-#include "learn/cad_autoencoder.h"
-#include "learn/losses.h"
+#include "learn/training/ae_trainer.h"
+#include "learn/networks/cad_autoencoder.h"
+#include "learn/training/losses.h"
 
 using namespace cadcrafter::learn;
 

@@ -5,8 +5,8 @@
 
 #include "app/sha256.h"
 #include "data/generator.h"
-#include "learn/cad_generator.h"
-#include "learn/part_index.h"
+#include "learn/inference/cad_generator.h"
+#include "learn/inference/part_index.h"
 
 namespace cadcrafter::app {
 
@@ -154,6 +154,8 @@ class RetrievalSource : public CandidateSource {
       char sim[32];
       std::snprintf(sim, sizeof sim, "%.3f", part.similarity);
       p.origin = "retrieval: " + part.id + " (similarity " + sim + ")";
+      p.has_prior = true;
+      p.prior = part.similarity;
       auto model = decode(p.vec);
       if (model) {
         p.model = std::move(*model);

@@ -8,12 +8,12 @@
 //   index.md: its candidates are retrieved from a family of simple parts, not generated from
 //   the photo.
 // - RetrievalSource: the nearest known parts (F360 train + generated) to the inputs' contrastive
-//   image features, from a shipped part index (learn/part_index.h, models/retrieval).
+//   image features, from a shipped part index (learn/inference/part_index.h, models/retrieval).
 // - PooledSource: several sources side by side (retrieval + diffusion in `auto`); every proposal
 //   keeps its source's label in its origin, so index.json says which source won.
 // - LatentDiffusionSource: the method itself. The views' depth/normal maps condition the
 //   latent diffusion model, whose latents the autoencoder decodes into sequences
-//   (learn/cad_generator.h). Used whenever a diffusion model is present (models/diffusion).
+//   (learn/inference/cad_generator.h). Used whenever a diffusion model is present (models/diffusion).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +35,11 @@ struct Proposal {
   std::string origin;        // e.g. "procedural seed 1234 (plate)"
   CadVec vec;                // the generated DeepCAD vector, when the source made one
   std::string decode_error;  // why `vec` is not a CAD model (then `model` is empty)
+  // The source's own belief that this is the part, in [-1, 1], when it has one (retrieval: the
+  // cosine similarity of the part's indexed image features to the inputs'); see
+  // ReconstructParams::prior_weight.
+  bool has_prior = false;
+  double prior = 0;
 };
 
 class CandidateSource {

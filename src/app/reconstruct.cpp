@@ -28,7 +28,7 @@
 #include "kernel/check.h"
 #include "kernel/export.h"
 #include "kernel/tessellate.h"
-#include "learn/photo_estimator.h"
+#include "learn/inference/photo_estimator.h"
 #include "render/camera.h"
 #include "util/atomic_file.h"
 #include "util/parallel.h"
@@ -108,6 +108,7 @@ nlohmann::json report_json(const Evaluated& e, int rank) {
           {"scale", e.scale},
           {"longest_side", longest_side(e.check.bbox)},
           {"score", e.agreement.score},
+          {"rank_prior", e.rank_prior},
           {"grid_score", e.agreement.grid_score},
           {"views", views},
           {"refinement", e.refinement.to_json()},
@@ -222,6 +223,8 @@ Status validate_pipeline_params(const ReconstructParams& p) {
                   p.refine_seconds, kMaxRefineSeconds);
     return invalid(what);
   }
+  if (!(p.prior_weight >= 0 && p.prior_weight <= 10))
+    return invalid("--prior-weight: give the weight of the retrieval similarity in the ranking, from 0 to 10");
   if (p.refine_candidates < 0 || p.refine_candidates > 64) return invalid("refine_candidates must be in 0..64");
   if (p.refine_evaluations < 0 || p.refine_evaluations > 100000) return invalid("refine_evaluations must be in 0..100000");
   if (p.device != "cpu")
@@ -484,6 +487,7 @@ Status write_run_json(const std::string& scratch, const ReconstructParams& param
                     {"refine_seconds", params.refine_seconds},
                     {"refine_candidates", params.refine_candidates},
                     {"refine_evaluations", params.refine_evaluations},
+                    {"prior_weight", params.prior_weight},
                     {"weights_dir", weights_dir}};
   run["refinement"] = summary.refinement;
   run["weights"] = inputs.weights;
@@ -511,20 +515,35 @@ int count_valid(const std::vector<Evaluated>& evaluated) {
   return n;
 }
 
-// Valid first, then agreement score, then the order given (proposal order at first).
-void sort_by_score(const std::vector<Evaluated>& evaluated, std::vector<size_t>& order) {
+// Valid first, then the ranking key (agreement score + prior_weight x prior), then the order
+// given (proposal order at first).
+void sort_by_score(const std::vector<Evaluated>& evaluated, std::vector<size_t>& order, double prior_weight) {
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     const Evaluated &x = evaluated[a], &y = evaluated[b];
     if (x.check.valid != y.check.valid) return x.check.valid;
-    return x.agreement.score > y.agreement.score;
+    return x.agreement.score + prior_weight * x.rank_prior > y.agreement.score + prior_weight * y.rank_prior;
   });
 }
 
-// Stage 4 (rank): valid first, then agreement score, then proposal order; the best `samples`.
-std::vector<size_t> rank_candidates(const std::vector<Evaluated>& evaluated, int samples) {
+// The prior each candidate is ranked with: its own, or the median of the pool's when it has none.
+void assign_rank_priors(std::vector<Evaluated>& evaluated) {
+  std::vector<double> priors;
+  for (const auto& e : evaluated)
+    if (e.proposal.has_prior) priors.push_back(e.proposal.prior);
+  double median = 0;
+  if (!priors.empty()) {
+    std::nth_element(priors.begin(), priors.begin() + static_cast<std::ptrdiff_t>(priors.size() / 2), priors.end());
+    median = priors[priors.size() / 2];
+  }
+  for (auto& e : evaluated) e.rank_prior = e.proposal.has_prior ? e.proposal.prior : median;
+}
+
+// Stage 4 (rank): valid first, then the ranking key, then proposal order; the best `samples`.
+std::vector<size_t> rank_candidates(std::vector<Evaluated>& evaluated, int samples, double prior_weight) {
+  assign_rank_priors(evaluated);
   std::vector<size_t> order(evaluated.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  sort_by_score(evaluated, order);
+  sort_by_score(evaluated, order, prior_weight);
   order.resize(std::min<size_t>(order.size(), static_cast<size_t>(samples)));
   return order;
 }
@@ -532,7 +551,7 @@ std::vector<size_t> rank_candidates(const std::vector<Evaluated>& evaluated, int
 // Stage 4b (pose refinement): each ranked candidate's grid poses refined continuously per view
 // (agreement.h; the score can only rise), then the ranking re-sorted.
 void refine_poses(std::vector<Evaluated>& evaluated, std::vector<size_t>& order, const std::vector<ViewMaps>& views,
-                  int threads) {
+                  int threads, double prior_weight) {
   parallel_for(static_cast<int64_t>(order.size()), threads, [&](int64_t r, int) {
     Evaluated& e = evaluated[order[static_cast<size_t>(r)]];
     if (!e.check.valid || e.mesh.empty()) return;
@@ -541,7 +560,7 @@ void refine_poses(std::vector<Evaluated>& evaluated, std::vector<size_t>& order,
     e.agreement = scorer.refine_poses(e.mesh, e.agreement, kPoseEvaluations);
     e.agreement.grid_score = grid;
   });
-  sort_by_score(evaluated, order);
+  sort_by_score(evaluated, order, prior_weight);
 }
 
 // Stage 4c (parameter refinement, refine.h): the best `refine_candidates` valid candidates of the
@@ -584,7 +603,7 @@ void refine_parameters(std::vector<Evaluated>& evaluated, std::vector<size_t>& o
     if (e.refinement.improved) e.proposal.vec.clear();  // the generated vector no longer matches
     report("refine", ++done, total);
   });
-  sort_by_score(evaluated, order);
+  sort_by_score(evaluated, order, params.prior_weight);
 }
 
 // Stage 5 (face the first photo): the view frame of the training targets (render/camera.h): the
@@ -725,8 +744,8 @@ Result<PipelineResult> run_pipeline(const std::vector<ViewMaps>& views, const Re
 
   // 4. Rank, refine the poses, then the parameters.
   t = Clock::now();
-  std::vector<size_t> order = rank_candidates(evaluated, params.samples);
-  refine_poses(evaluated, order, views, params.threads);
+  std::vector<size_t> order = rank_candidates(evaluated, params.samples, params.prior_weight);
+  refine_poses(evaluated, order, views, params.threads, params.prior_weight);
   timings["refine_poses"] = seconds_since(t);
   if (stop()) return stop_rule.stopped("refining the poses");
   if (params.refine && params.refine_seconds > 0 && params.refine_candidates > 0) {

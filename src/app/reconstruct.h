@@ -65,6 +65,7 @@ inline Length default_part_size() { return Length{100.0, LengthUnit::kMillimetre
 inline constexpr double kMinPartSizeMm = 0.01, kMaxPartSizeMm = 100000.0;  // --size range: 0.01 mm .. 100 m
 // --refine-seconds: the default wall time of the parameter refinement, and the largest accepted.
 inline constexpr double kDefaultRefineSeconds = 2.0, kMaxRefineSeconds = 3600.0;
+inline constexpr double kDefaultPriorWeight = 0.0;
 // Kernel evaluations per second per thread the refinement plans for (measured here: 20-40 with 4
 // photos on the 2 shared cores under load, more with fewer photos; planned low so that the
 // evaluation budget, not the clock, ends the search and the result stays reproducible).
@@ -107,6 +108,12 @@ struct ReconstructParams {
   // report.json says stopped_by "time" (and the result may then depend on the machine's load).
   bool refine = true;
   double refine_seconds = kDefaultRefineSeconds;
+  // Ranking key: agreement score + prior_weight x the proposal's prior (retrieval: its feature
+  // similarity to the inputs; proposals without one count with the median prior of the pool, so
+  // the weight moves retrieval candidates against each other, not against other sources). The
+  // agreement alone judges silhouettes and normals at the best pose, which a plate can match as
+  // well as the L bracket the features recognise (--prior-weight; 0 = agreement alone).
+  double prior_weight = kDefaultPriorWeight;
   int refine_candidates = 2;
   int refine_evaluations = 0;
   nlohmann::json run_info = nlohmann::json::object();  // extra fields for run.json (command line, ...)
@@ -148,6 +155,7 @@ struct PipelineCandidate {
   Agreement agreement;        // with the inputs, after pose (and parameter) refinement
   RefineReport refinement;    // what the parameter refinement did
   double score_before_refinement = 0;  // the agreement score before the parameter refinement
+  double rank_prior = 0;      // the prior the ranking counted (ReconstructParams::prior_weight)
   int turns = 0;              // quarter turns applied to face the first view (face_first_view)
   double scale = 0;           // model units -> mm factor applied to reach `size` (0: not scaled)
   // DeepCAD's normalised vector of the candidate, what sequence.h5 holds: the generated or indexed

@@ -11,7 +11,7 @@
 
 #include "app/photo_input.h"
 #include "util/status.h"
-#include "learn/photo_estimator.h"
+#include "learn/inference/photo_estimator.h"
 #include "render/image_io.h"
 #include "render/render_views.h"
 

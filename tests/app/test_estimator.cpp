@@ -10,9 +10,9 @@
 #include <fstream>
 
 #include "data/generator.h"
-#include "learn/estimator.h"
-#include "learn/estimator_trainer.h"
-#include "learn/photo_estimator.h"
+#include "learn/networks/estimator.h"
+#include "learn/training/estimator_trainer.h"
+#include "learn/inference/photo_estimator.h"
 #include "test_support.h"
 
 namespace cadcrafter::learn {

@@ -3,8 +3,8 @@
 
 #include <random>
 
-#include "learn/cad_tokens.h"
-#include "learn/vec_dataset.h"
+#include "learn/data/cad_tokens.h"
+#include "learn/data/vec_dataset.h"
 
 namespace cadcrafter::learn::testdata {
 

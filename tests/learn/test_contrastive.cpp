@@ -1,8 +1,8 @@
-// The shape-level feature objective and its metrics (learn/contrastive.h): InfoNCE, identity
+// The shape-level feature objective and its metrics (learn/training/contrastive.h): InfoNCE, identity
 // retrieval, the compact view cache and mirroring.
 #include <gtest/gtest.h>
 
-#include "learn/contrastive.h"
+#include "learn/training/contrastive.h"
 
 namespace cadcrafter::learn {
 namespace {

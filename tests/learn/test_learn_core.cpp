@@ -3,12 +3,12 @@
 #include <fstream>
 
 #include "cad/cad_vec.h"
-#include "learn/ae_trainer.h"
-#include "learn/cad_eval.h"
-#include "learn/cad_tokens.h"
-#include "learn/checkpoint.h"
-#include "learn/losses.h"
-#include "learn/vec_dataset.h"
+#include "learn/training/ae_trainer.h"
+#include "learn/eval/cad_eval.h"
+#include "learn/data/cad_tokens.h"
+#include "learn/training/checkpoint.h"
+#include "learn/training/losses.h"
+#include "learn/data/vec_dataset.h"
 #include "learn_test_data.h"
 #include "test_support.h"
 

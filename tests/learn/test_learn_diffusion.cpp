@@ -4,12 +4,12 @@
 #include <cmath>
 #include <fstream>
 
-#include "learn/condition_trainer.h"
-#include "learn/geometry_encoder.h"
-#include "learn/image_backbone.h"
-#include "learn/latent_diffusion.h"
-#include "learn/noise_schedule.h"
-#include "learn/samplers.h"
+#include "learn/training/condition_trainer.h"
+#include "learn/networks/geometry_encoder.h"
+#include "learn/networks/image_backbone.h"
+#include "learn/networks/latent_diffusion.h"
+#include "learn/networks/noise_schedule.h"
+#include "learn/networks/samplers.h"
 #include "test_support.h"
 
 namespace cadcrafter::learn {

@@ -2,9 +2,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "learn/ae_trainer.h"
-#include "learn/cad_autoencoder.h"
-#include "learn/checkpoint.h"
+#include "learn/training/ae_trainer.h"
+#include "learn/networks/cad_autoencoder.h"
+#include "learn/training/checkpoint.h"
 #include "learn_test_data.h"
 #include "test_support.h"
 

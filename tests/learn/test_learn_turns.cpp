@@ -8,8 +8,8 @@
 #include "cad/cad_vec.h"
 #include "cad/turn.h"
 #include "cad/turn_support.h"
-#include "learn/ae_trainer.h"
-#include "learn/vec_dataset.h"
+#include "learn/training/ae_trainer.h"
+#include "learn/data/vec_dataset.h"
 #include "learn_test_data.h"
 #include "test_support.h"
 

@@ -42,13 +42,13 @@
 #include "kernel/batch_check.h"
 #include "kernel/check.h"
 #include "kernel/tessellate.h"
-#include "learn/ae_trainer.h"
-#include "learn/cad_eval.h"
-#include "learn/checkpoint.h"
-#include "learn/condition_trainer.h"
-#include "learn/contrastive.h"
-#include "learn/part_index.h"
-#include "learn/vec_dataset.h"
+#include "learn/training/ae_trainer.h"
+#include "learn/eval/cad_eval.h"
+#include "learn/training/checkpoint.h"
+#include "learn/training/condition_trainer.h"
+#include "learn/training/contrastive.h"
+#include "learn/inference/part_index.h"
+#include "learn/data/vec_dataset.h"
 #include "render/camera.h"
 #include "util/atomic_file.h"
 #include "util/parallel.h"
@@ -70,6 +70,7 @@ struct EvalCliOptions {
   bool pipeline = false, no_refine = false;
   std::string weights, candidates = "auto";
   double refine_seconds = app::kDefaultRefineSeconds;
+  double prior_weight = app::kDefaultPriorWeight;
   std::vector<std::string> given;  // the options given on the command line (for bad combinations)
 };
 
@@ -514,6 +515,7 @@ int eval_pipeline(const EvalCliOptions& o) {
   params.device = o.device;
   params.refine = !o.no_refine;
   params.refine_seconds = o.refine_seconds;
+  params.prior_weight = o.prior_weight;
   // --samples: the candidates reconstruct keeps (its --samples, default 4), unless given.
   const bool samples_given = std::find(o.given.begin(), o.given.end(), "--samples") != o.given.end();
   if (samples_given) params.samples = o.samples;
@@ -674,6 +676,7 @@ int eval_pipeline(const EvalCliOptions& o) {
                       {"refine", params.refine},
                       {"refine_seconds", params.refine_seconds},
                       {"refine_candidates", params.refine_candidates},
+                      {"prior_weight", params.prior_weight},
                       {"threads", params.threads},
                       {"seed", params.seed},
                       {"evaluated", indices.size()},
@@ -811,6 +814,7 @@ CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accur
       ->capture_default_str();
   app.add_flag("--no-refine", o->no_refine, "With --pipeline: skip the parameter refinement");
   app.add_option("--refine-seconds", o->refine_seconds, "With --pipeline: reconstruct's --refine-seconds")->capture_default_str();
+  app.add_option("--prior-weight", o->prior_weight, "With --pipeline: reconstruct's --prior-weight")->capture_default_str();
   return [o, &app]() {
     o->given.clear();  // which options were given, for --pipeline's bad combinations
     for (const CLI::Option* option : app.get_options())

@@ -1,5 +1,5 @@
 // `cadcrafter index build --data DATASET --backbone RUN -o DIR`: the database of known parts that
-// reconstruct's retrieval candidate source and eval's retrieval baseline search (learn/part_index.h):
+// reconstruct's retrieval candidate source and eval's retrieval baseline search (learn/inference/part_index.h):
 // each part's DeepCAD vector and its contrastive-feature embedding over views spread across the
 // rendering sets. `cadcrafter index info DIR` prints what an index holds.
 #include <cstdio>
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "command.h"
-#include "learn/checkpoint.h"
-#include "learn/part_index.h"
+#include "learn/training/checkpoint.h"
+#include "learn/inference/part_index.h"
 #include "util/run_info.h"
 
 namespace cadcrafter::cli {

@@ -90,6 +90,9 @@ CommandRegistration reg("reconstruct", "Photos of a part (1-4) -> ranked, editab
   app.add_option("--refine-seconds", o->params.refine_seconds,
                  "Wall time for fitting the best candidates' parameters (proportions, extents, offsets) to the photos")
       ->capture_default_str();
+  app.add_option("--prior-weight", o->params.prior_weight,
+                 "Ranking: agreement score + this x the retrieval similarity (0: the agreement alone)")
+      ->capture_default_str();
   app.add_flag("--no-refine", o->no_refine, "Skip the parameter refinement (write the candidates as proposed)");
   app.add_flag("--force", o->params.force, "Replace an existing output folder");
   app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");

@@ -1,5 +1,5 @@
 // `cadcrafter train ae|backbone|diffusion`: trains one stage of the learning layer into a run
-// folder (see src/learn/ae_trainer.h for its layout). Resumable after any kill with --resume.
+// folder (see src/learn/training/ae_trainer.h for its layout). Resumable after any kill with --resume.
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -11,11 +11,11 @@
 #include "app/view_maps.h"
 #include "command.h"
 #include "data/dataset.h"
-#include "learn/ae_trainer.h"
-#include "learn/backbone_input.h"
-#include "learn/checkpoint.h"
-#include "learn/condition_trainer.h"
-#include "learn/contrastive.h"
+#include "learn/training/ae_trainer.h"
+#include "learn/data/backbone_input.h"
+#include "learn/training/checkpoint.h"
+#include "learn/training/condition_trainer.h"
+#include "learn/training/contrastive.h"
 #include "util/atomic_file.h"
 #include "util/progress.h"
 #include "util/run_info.h"

@@ -7,8 +7,8 @@
 #include <string>
 
 #include "command.h"
-#include "learn/checkpoint.h"
-#include "learn/estimator_trainer.h"
+#include "learn/training/checkpoint.h"
+#include "learn/training/estimator_trainer.h"
 #include "util/atomic_file.h"
 #include "util/run_info.h"
 
