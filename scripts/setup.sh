@@ -19,6 +19,7 @@ PKGS=(
   libocct-data-exchange-dev libocct-ocaf-dev libocct-visualization-dev libtbb-dev
   libhdf5-dev nlohmann-json3-dev libcli11-dev libnanoflann-dev libstb-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libtorch-dev libopenblas0-openmp libcpp-httplib-dev
+  libgloo-dev  # c10d Gloo headers: data-parallel training (src/learn/training/distributed.h)
 )
 # npm: Debian's package, unless an npm is already there (NodeSource's nodejs bundles its own and
 # conflicts with Debian's npm).

@@ -10,6 +10,7 @@
 #include "app/reconstruct.h"
 #include "app/view_maps.h"
 #include "command.h"
+#include "distributed_flags.h"
 #include "data/dataset.h"
 #include "learn/training/ae_trainer.h"
 #include "learn/data/backbone_input.h"
@@ -38,6 +39,7 @@ struct TrainCliOptions {
   std::string ae_run;
   std::string backbone;
   std::string estimator;  // backbone photo_data: the depth/normal estimator ("" = the shipped one)
+  DistributedFlags dist;  // --world-size / --rank / --rendezvous (or WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT)
 };
 
 // The backbone's photo pairs: every view of `indices` (a dataset with photo-like renders) through
@@ -83,6 +85,7 @@ int run_train(const TrainCliOptions& o) {
   ctx.resume = o.resume;
   ctx.progress = !o.quiet;
   ctx.run_info = make_run_info(saved_argc(), saved_argv());
+  if (auto st = connect_distributed(o.dist, ctx); !st) return fail(name, st.error().message);
 
   if (o.stage == "ae") {
     // A resumed run keeps the config it started with.
@@ -170,7 +173,8 @@ CommandRegistration reg("train", "Train a stage of the learning layer: ae, backb
   app.add_option("--estimator", o->estimator,
                  "Depth/normal estimator for a backbone config's photo_data (default: the shipped models/estimator.pt)");
   app.add_flag("-q,--quiet", o->quiet, "No progress bar");
-  return [o]() { return run_train(*o); };
+  add_distributed_flags(app, o->dist);
+  return [o]() { return run_distributed("train", [&] { return run_train(*o); }); };
 });
 
 }  // namespace

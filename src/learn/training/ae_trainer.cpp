@@ -202,8 +202,10 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
   if (train_idx.empty()) return Result<AeTrainSummary>::fail(ErrorCode::kInvalidArgument, data.source + ": no training sequences");
   if (opt.val_limit > 0 && static_cast<int64_t>(val_idx.size()) > opt.val_limit) val_idx.resize(static_cast<size_t>(opt.val_limit));
 
-  if (auto st = write_file_atomically((run / "config.json").string(), ae_config_to_json(config).dump(2) + "\n"); !st)
-    return st.error();
+  const bool main_rank = is_main_rank(ctx.dist);  // only rank 0 writes the run folder
+  if (main_rank)
+    if (auto st = write_file_atomically((run / "config.json").string(), ae_config_to_json(config).dump(2) + "\n"); !st)
+      return st.error();
   nlohmann::json info = ctx.run_info;
   info["stage"] = "ae";
   info["seed"] = ctx.seed;
@@ -213,6 +215,7 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
   info["train_sequences"] = train_idx.size();
   info["val_sequences"] = val_idx.size();
   info["resumed"] = ctx.resume;
+  info["world_size"] = ctx.dist ? ctx.dist->world_size() : 1;
   // Quarter turns of the training sequences (turn_augment): variants[i] for train sample i.
   std::vector<std::vector<VecRows>> variants;
   if (opt.turn_augment) {
@@ -224,7 +227,8 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
     }
     info["turn_variants"] = total;
   }
-  if (auto st = write_file_atomically((run / "run.json").string(), info.dump(2) + "\n"); !st) return st.error();
+  if (main_rank)
+    if (auto st = write_file_atomically((run / "run.json").string(), info.dump(2) + "\n"); !st) return st.error();
 
   seed_everything(ctx.seed);
   CadAutoencoder model(config.model);
@@ -239,11 +243,14 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
     state = *loaded;
     elapsed_before = state.extra.value("elapsed_s", 0.0);
   }
+  synchronize_start(ctx.dist, *model, state.step);
 
-  CsvLog log((run / "log.csv").string(),
-             {"step", "epoch", "loss", "command_loss", "args_loss", "lr", "samples_per_s", "val_command_acc",
-              "val_param_acc", "elapsed_s"},
-             ctx.resume ? state.step : 0);
+  std::unique_ptr<CsvLog> log;
+  if (main_rank)
+    log = std::make_unique<CsvLog>((run / "log.csv").string(),
+                                   std::vector<std::string>{"step", "epoch", "loss", "command_loss", "args_loss", "lr", "samples_per_s",
+                                                            "val_command_acc", "val_param_acc", "elapsed_s"},
+                                   ctx.resume ? state.step : 0);
 
   const int64_t batches_per_epoch =
       (static_cast<int64_t>(train_idx.size()) + opt.batch_size - 1) / opt.batch_size;
@@ -268,6 +275,7 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
     return summarize_accuracy(per);
   };
   auto save = [&]() -> Status {
+    if (!main_rank) return {};
     state.extra["elapsed_s"] = elapsed_before + std::chrono::duration<double>(Clock::now() - t0).count();
     return save_checkpoint(ckpt_path, *model, optimizer, state);
   };
@@ -287,7 +295,9 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
         rows[b] = &v[draw % v.size()];
       }
     }
-    auto batch = make_vec_batch(rows).to(ctx.device);
+    // A data-parallel rank trains on its share of the global batch.
+    const auto [lo, hi] = shard_of(ctx.dist, static_cast<int64_t>(rows.size()));
+    rows = std::vector<const VecRows*>(rows.begin() + lo, rows.begin() + hi);
 
     model->train();
     const double elapsed_now = elapsed_before + std::chrono::duration<double>(Clock::now() - t0).count();
@@ -298,19 +308,39 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
     const double lr = learning_rate_at(std::max(state.step, std::min(schedule_step, opt.max_steps)), opt.lr,
                                        opt.warmup_steps, opt.max_steps, opt.lr_schedule);
     set_learning_rate(optimizer, lr);
-    auto out = model->forward(batch.commands, batch.args);
-    auto loss = cad_loss(out.command_logits, out.args_logits, batch, opt.weights);
-    optimizer.zero_grad();
-    loss.total.backward();
-    if (opt.grad_clip > 0.0) torch::nn::utils::clip_grad_norm_(model->parameters(), opt.grad_clip);
-    optimizer.step();
+    CadLoss loss;
+    if (!rows.empty()) {
+      auto batch = make_vec_batch(rows).to(ctx.device);
+      auto out = model->forward(batch.commands, batch.args);
+      loss = cad_loss(out.command_logits, out.args_logits, batch, opt.weights);
+    }
+    double command_value = 0.0, args_value = 0.0;
+    if (ctx.dist) {
+      // Each rank's means weighted by its share of the global counts: the averaged gradient is
+      // that of the global batch's means; the weighted means ride along the gradient all-reduce.
+      const auto counts = ctx.dist->sum({static_cast<double>(loss.command_count), static_cast<double>(loss.args_count)});
+      std::vector<double> means{0.0, 0.0};
+      if (!rows.empty()) {
+        const double wc = ctx.dist->share_weight(static_cast<double>(loss.command_count), counts[0]);
+        const double wa = ctx.dist->share_weight(static_cast<double>(loss.args_count), counts[1]);
+        loss.total = opt.weights.command * wc * loss.command + opt.weights.args * wa * loss.args;
+        means = {wc * loss.command.item<double>(), wa * loss.args.item<double>()};
+      }
+      distributed_step(ctx.dist, loss.total, *model, optimizer, opt.grad_clip, &means);
+      command_value = means[0] / ctx.dist->world_size();
+      args_value = means[1] / ctx.dist->world_size();
+    } else {
+      distributed_step(nullptr, loss.total, *model, optimizer, opt.grad_clip);
+      command_value = loss.command.item<double>();
+      args_value = loss.args.item<double>();
+    }
     ++state.step;
     ++steps_this_call;
 
-    const double loss_value = loss.total.item<double>();
+    const double loss_value = opt.weights.command * command_value + opt.weights.args * args_value;
     window_loss += loss_value;
-    window_cmd += loss.command.item<double>();
-    window_args += loss.args.item<double>();
+    window_cmd += command_value;
+    window_args += args_value;
     window_samples += static_cast<int64_t>(indices.size());
     total_samples += static_cast<int64_t>(indices.size());
     ++window_steps;
@@ -323,13 +353,14 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
       const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double sps = secs > 0 ? static_cast<double>(window_samples) / secs : 0.0;
       AccuracySummary val;
-      if (val_due) {
+      if (val_due && main_rank) {
         val = validate();
         summary.val = val;
       }
       const double n = static_cast<double>(window_steps);
       const double elapsed = elapsed_before + std::chrono::duration<double>(Clock::now() - t0).count();
-      log.row({std::to_string(state.step), std::to_string(epoch), fmt(window_loss / n), fmt(window_cmd / n),
+      if (log)
+        log->row({std::to_string(state.step), std::to_string(epoch), fmt(window_loss / n), fmt(window_cmd / n),
                fmt(window_args / n), fmt(lr), fmt(sps, "%.1f"), val_due ? fmt(val.command, "%.4f") : "",
                val_due ? fmt(val.param, "%.4f") : "", fmt(elapsed, "%.1f")});
       std::string extra = "loss " + fmt(window_loss / n, "%.3f") + "  " + fmt(sps, "%.0f") + " samples/s";
@@ -355,7 +386,7 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
   summary.steps = state.step;
   summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   summary.samples_per_second = summary.seconds > 0 ? static_cast<double>(total_samples) / summary.seconds : 0.0;
-  if (state.step >= opt.max_steps || summary_out_of_time) {
+  if (main_rank && (state.step >= opt.max_steps || summary_out_of_time)) {
     if (auto st = save_weights((run / "model.pt").string(), *model); !st) return st.error();
   }
   return summary;

@@ -8,12 +8,14 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "util/status.h"
 #include "learn/networks/cad_autoencoder.h"
 #include "learn/training/losses.h"
+#include "learn/training/distributed.h"
 #include "learn/data/vec_dataset.h"
 
 namespace cadcrafter::learn {
@@ -62,6 +64,9 @@ struct RunContext {
   bool progress = true;
   nlohmann::json run_info;  // written as run.json
   int64_t stop_after_steps = 0;  // > 0: stop (with a checkpoint) after this many steps this call; for tests
+  // Data-parallel run (learn/training/distributed.h): null for one process. train.batch_size is
+  // then the global batch; only rank 0 writes the run folder.
+  std::shared_ptr<Distributed> dist;
 };
 
 struct AeTrainSummary {

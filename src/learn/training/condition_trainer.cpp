@@ -196,7 +196,13 @@ Result<AeTrainSummary> run_loop(const std::string& label, const TrainOptions& op
     state = *loaded;
     elapsed_before = state.extra.value("elapsed_s", 0.0);
   }
-  CsvLog log((run / "log.csv").string(), {"step", "loss", "lr", "samples_per_s", "val", "elapsed_s"}, ctx.resume ? state.step : 0);
+  synchronize_start(ctx.dist, model, state.step);
+  const bool main_rank = is_main_rank(ctx.dist);  // only rank 0 writes the run folder
+  std::unique_ptr<CsvLog> log;
+  if (main_rank)
+    log = std::make_unique<CsvLog>((run / "log.csv").string(),
+                                   std::vector<std::string>{"step", "loss", "lr", "samples_per_s", "val", "elapsed_s"},
+                                   ctx.resume ? state.step : 0);
   AeTrainSummary summary;
   ProgressBar bar(label, opt.max_steps, ctx.progress);
   bar.update(state.step);
@@ -207,6 +213,7 @@ Result<AeTrainSummary> run_loop(const std::string& label, const TrainOptions& op
   bool out_of_time = false;
   auto elapsed = [&] { return elapsed_before + std::chrono::duration<double>(Clock::now() - t0).count(); };
   auto save = [&]() -> Status {
+    if (!main_rank) return {};
     state.extra["elapsed_s"] = elapsed();
     return save_checkpoint(ckpt, model, optimizer, state);
   };
@@ -234,11 +241,12 @@ Result<AeTrainSummary> run_loop(const std::string& label, const TrainOptions& op
       const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
       const double sps = secs > 0 ? static_cast<double>(window_samples) / secs : 0.0;
       double val = std::nan("");
-      if (val_due && hooks.validate) {
+      if (val_due && hooks.validate && main_rank) {
         model.eval();
         val = hooks.validate();
       }
-      log.row({std::to_string(state.step), fmt(window_loss / static_cast<double>(window_steps)), fmt(lr), fmt(sps, "%.1f"),
+      if (log)
+        log->row({std::to_string(state.step), fmt(window_loss / static_cast<double>(window_steps)), fmt(lr), fmt(sps, "%.1f"),
                std::isnan(val) ? "" : fmt(val), fmt(elapsed(), "%.1f")});
       bar.update(state.step, "loss " + fmt(window_loss / static_cast<double>(window_steps), "%.4f") + "  " + fmt(sps, "%.0f") +
                                  " samples/s" + (std::isnan(val) ? "" : "  val " + fmt(val, "%.4f")));
@@ -257,7 +265,7 @@ Result<AeTrainSummary> run_loop(const std::string& label, const TrainOptions& op
   summary.steps = state.step;
   summary.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   summary.samples_per_second = summary.seconds > 0 ? static_cast<double>(total_samples) / summary.seconds : 0.0;
-  if (state.step >= opt.max_steps || out_of_time)
+  if (main_rank && (state.step >= opt.max_steps || out_of_time))
     if (auto st = save_weights((run / "model.pt").string(), model); !st) return st.error();
   return summary;
 }
@@ -271,12 +279,16 @@ void cap_samples(std::vector<size_t>& idx, int64_t max, uint64_t seed) {
   std::sort(idx.begin(), idx.end());
 }
 
-// One optimiser step on `loss` (gradients clipped to grad_clip when > 0).
-void optimize(const torch::Tensor& loss, torch::nn::Module& model, torch::optim::Optimizer& optimizer, double grad_clip) {
-  optimizer.zero_grad();
-  loss.backward();
-  if (grad_clip > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), grad_clip);
-  optimizer.step();
+// One optimiser step on `loss` (gradients clipped to grad_clip when > 0), with the gradients
+// averaged over the ranks of a data-parallel run (`loss_sum`, when given, is summed along).
+void optimize(const torch::Tensor& loss, torch::nn::Module& model, torch::optim::Optimizer& optimizer, double grad_clip,
+              const std::shared_ptr<Distributed>& dist = nullptr, std::vector<double>* loss_sum = nullptr) {
+  distributed_step(dist, loss, model, optimizer, grad_clip, loss_sum);
+}
+
+// The loss a data-parallel rank logs: the mean over the ranks of their (share-weighted) losses.
+double logged_loss(const std::shared_ptr<Distributed>& dist, const std::vector<double>& loss_sum, const torch::Tensor& loss) {
+  return dist ? loss_sum.at(0) / dist->world_size() : loss.item<double>();
 }
 
 Status prepare_run_dir(const RunContext& ctx, const nlohmann::json& config, const nlohmann::json& extra_info) {
@@ -287,6 +299,7 @@ Status prepare_run_dir(const RunContext& ctx, const nlohmann::json& config, cons
   const bool has_ckpt = fs::exists(run / "checkpoint.pt");
   if (!ctx.resume && has_ckpt) return Status::fail(ErrorCode::kInvalidArgument, ctx.run_dir + " already holds a run; pass --resume or choose another -o");
   if (ctx.resume && !has_ckpt) return Status::fail(ErrorCode::kInvalidArgument, ctx.run_dir + ": nothing to resume (no checkpoint.pt)");
+  if (!is_main_rank(ctx.dist)) return {};  // rank 0 writes the run folder
   if (auto st = write_file_atomically((run / "config.json").string(), config.dump(2) + "\n"); !st) return st;
   nlohmann::json info = ctx.run_info;
   info.update(extra_info);
@@ -294,6 +307,7 @@ Status prepare_run_dir(const RunContext& ctx, const nlohmann::json& config, cons
   info["device"] = ctx.device.str();
   info["torch_threads"] = torch::get_num_threads();
   info["resumed"] = ctx.resume;
+  info["world_size"] = ctx.dist ? ctx.dist->world_size() : 1;
   return write_file_atomically((run / "run.json").string(), info.dump(2) + "\n");
 }
 
@@ -452,6 +466,9 @@ Result<AeTrainSummary> train_backbone_contrastive(const std::string& dataset_dir
   if (train_idx.empty()) return Result<AeTrainSummary>::fail(ErrorCode::kInvalidArgument, dataset_dir + ": no training samples");
   if (reader->views() < 2)
     return Result<AeTrainSummary>::fail(ErrorCode::kInvalidArgument, dataset_dir + ": the contrastive objective needs >= 2 views per model");
+  if (ctx.dist)  // its negatives are the rest of the batch: sharding it needs an all-gather with gradients
+    return Result<AeTrainSummary>::fail(ErrorCode::kUnsupported,
+                                        "backbone objective contrastive: data-parallel training is not supported yet; train it with one process");
   nlohmann::json cfg = backbone_config_to_json(config);
   if (auto st = prepare_run_dir(ctx, cfg, {{"stage", "backbone"}, {"data", dataset_dir}}); !st) return st.error();
   seed_everything(ctx.seed);
@@ -632,13 +649,16 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
       vi.push_back(static_cast<int64_t>(rng() % static_cast<uint64_t>(views)));
       mi.push_back(static_cast<int64_t>(rng() % 2));
     }
-    auto s_t = torch::tensor(si), v_t = torch::tensor(vi), m_t = torch::tensor(mi);
+    const auto [lo, hi] = shard_of(ctx.dist, config.train.batch_size);  // this rank's share of the global batch
+    auto s_t = torch::tensor(si).slice(0, lo, hi), v_t = torch::tensor(vi).slice(0, lo, hi), m_t = torch::tensor(mi).slice(0, lo, hi);
     auto images = as_rgb_modality(train_images->index({s_t, v_t}), m_t).to(ctx.device);
     auto target = z_train->index({s_t}).to(ctx.device);
     auto loss = torch::mse_loss(model->forward(images), target);
-    optimize(loss, *model, optimizer, config.train.grad_clip);
+    if (ctx.dist) loss = loss * ctx.dist->share_weight(static_cast<double>(hi - lo), static_cast<double>(config.train.batch_size));
+    std::vector<double> loss_sum{ctx.dist ? loss.item<double>() : 0.0};
+    optimize(loss, *model, optimizer, config.train.grad_clip, ctx.dist, &loss_sum);
     *samples = config.train.batch_size;
-    return loss.item<double>();
+    return logged_loss(ctx.dist, loss_sum, loss);
   };
   hooks.validate = [&]() -> double {
     if (val_images->size(0) == 0) return std::nan("");
@@ -654,7 +674,7 @@ Result<AeTrainSummary> train_backbone(const std::string& dataset_dir, const Back
   auto summary = run_loop("train backbone", config.train, ctx, *model, optimizer, hooks);
   if (!summary) return summary;
   // The frozen backbone alone, for feature extraction.
-  if (fs::exists(fs::path(ctx.run_dir) / "model.pt"))
+  if (is_main_rank(ctx.dist) && fs::exists(fs::path(ctx.run_dir) / "model.pt"))
     if (auto st = save_weights((fs::path(ctx.run_dir) / "backbone.pt").string(), *model->backbone); !st) return st.error();
   return summary;
 }
@@ -797,7 +817,8 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
     f_train = *ft;
     f_val = *fv;
     std::vector<torch::Tensor> to_cache = {f_train, f_val, az_train, az_val};
-    if (auto st = write_atomically(cache, [&](const std::string& tmp) -> Status {
+    if (is_main_rank(ctx.dist))
+      if (auto st = write_atomically(cache, [&](const std::string& tmp) -> Status {
           torch::save(to_cache, tmp);
           return {};
         });
@@ -857,18 +878,32 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
                   .to(ctx.device);
     auto t = torch::randint(0, schedule.steps(), {batch}, torch::TensorOptions().dtype(torch::kLong)).to(ctx.device);
     auto noise = torch::randn_like(z0);
+    // A data-parallel rank draws the global batch (same data, t and noise as one process) and
+    // trains on its share.
+    const auto [lo, hi] = shard_of(ctx.dist, batch);
+    if (ctx.dist) {
+      f = f.slice(0, lo, hi);
+      pres = pres.slice(0, lo, hi);
+      z0 = z0.slice(0, lo, hi);
+      t = t.slice(0, lo, hi);
+      noise = noise.slice(0, lo, hi);
+      present_all = present_all.slice(0, lo, hi);
+    }
     auto z_t = schedule.add_noise(z0, t, noise);
     auto loss = torch::mse_loss(prior->forward(z_t, t, f, pres), z0);
     if (config.diffusion.distill_weight > 0.0) {
-      auto teacher = prior->geometry->forward(torch::stack(feats_all).to(ctx.device), present_all.to(ctx.device)).condition;
-      auto one = torch::zeros({batch, max_views}, torch::kBool);
+      auto all_feats = torch::stack(feats_all).slice(0, lo, hi).to(ctx.device);
+      auto teacher = prior->geometry->forward(all_feats, present_all.to(ctx.device)).condition;
+      auto one = torch::zeros({hi - lo, max_views}, torch::kBool);
       one.select(1, 0).fill_(true);
-      auto student = prior->geometry->forward(torch::stack(feats_all).to(ctx.device), one.to(ctx.device)).condition;
+      auto student = prior->geometry->forward(all_feats, one.to(ctx.device)).condition;
       loss = loss + config.diffusion.distill_weight * cosine_distillation_loss(student, teacher);
     }
-    optimize(loss, *prior, optimizer, config.train.grad_clip);
+    if (ctx.dist) loss = loss * ctx.dist->share_weight(static_cast<double>(hi - lo), static_cast<double>(batch));
+    std::vector<double> loss_sum{ctx.dist ? loss.item<double>() : 0.0};
+    optimize(loss, *prior, optimizer, config.train.grad_clip, ctx.dist, &loss_sum);
     *samples = batch;
-    return loss.item<double>();
+    return logged_loss(ctx.dist, loss_sum, loss);
   };
   hooks.validate = [&]() -> double {
     // Mean squared error of DDIM-sampled latents (1 view: the first of set 0) against the true z.
