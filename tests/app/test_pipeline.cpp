@@ -126,5 +126,65 @@ TEST(PipelineVec, ReconstructViewsRanksAndEncodesInMemory) {
   EXPECT_FALSE(reconstruct_views({}, params).ok());
 }
 
+
+// A source whose proposals are one part three times, with given priors (or none).
+class FixedSource : public CandidateSource {
+ public:
+  FixedSource(CadModel model, std::vector<std::pair<bool, double>> priors) : model_(std::move(model)), priors_(std::move(priors)) {}
+  std::string name() const override { return "fixed"; }
+  nlohmann::json describe() const override { return {{"name", name()}}; }
+  int pool_size(int) const override { return static_cast<int>(priors_.size()); }
+  Result<std::vector<Proposal>> propose(const std::vector<ViewMaps>&, int, uint64_t) override {
+    std::vector<Proposal> out;
+    for (const auto& [has, prior] : priors_) {
+      Proposal p;
+      p.model = model_;
+      p.origin = "fixed";
+      p.has_prior = has;
+      p.prior = prior;
+      out.push_back(p);
+    }
+    return out;
+  }
+
+ private:
+  CadModel model_;
+  std::vector<std::pair<bool, double>> priors_;
+};
+
+// The ranking key is the agreement score plus prior_weight x the source's prior: with equal
+// agreement (one part proposed three times), weight 0 keeps the proposal order and a positive
+// weight puts the most believed proposal first; a proposal without a prior counts with the
+// pool's median.
+TEST(PipelineRank, PriorWeightBreaksTheAgreementsTieByTheSourcesBelief) {
+  const CadModel part = l_bracket(40, 3);
+  const Mesh truth = build(part).mesh;
+  ASSERT_FALSE(truth.empty());
+  const std::vector<ViewMaps> views = {rendered_view(truth, 30, 25)};
+  ReconstructParams params;
+  params.samples = 3;
+  params.threads = 2;
+  params.refine = false;
+  FixedSource source(part, {{true, 0.2}, {false, 0.0}, {true, 0.9}});
+  params.prior_weight = 0.0;
+  auto plain = reconstruct_views(views, params, {}, &source);
+  ASSERT_TRUE(plain.ok()) << plain.error().message;
+  ASSERT_EQ(plain->ranking.size(), 3u);
+  EXPECT_DOUBLE_EQ(plain->ranking[0].agreement.score, plain->ranking[2].agreement.score);
+  EXPECT_EQ(plain->ranking[0].index, 0);
+  EXPECT_DOUBLE_EQ(plain->ranking[0].rank_prior, 0.2);
+  EXPECT_DOUBLE_EQ(plain->ranking[1].rank_prior, 0.9);  // no prior: the median of {0.2, 0.9} (upper)
+
+  params.prior_weight = 1.0;
+  auto weighted = reconstruct_views(views, params, {}, &source);
+  ASSERT_TRUE(weighted.ok()) << weighted.error().message;
+  EXPECT_EQ(weighted->ranking[0].index, 1);  // first of the two at 0.9: proposal order among equals
+  EXPECT_EQ(weighted->ranking[1].index, 2);
+  EXPECT_EQ(weighted->ranking[2].index, 0);
+
+  params.prior_weight = -1.0;
+  EXPECT_FALSE(reconstruct_views(views, params, {}, &source).ok());
+}
+
 }  // namespace
 }  // namespace cadcrafter::app
