@@ -147,7 +147,8 @@ Status write_candidate(const std::string& dir, const std::vector<ViewMaps>& view
   return write_file_atomically(dir + "/report.json", report.dump(2) + "\n");
 }
 
-std::string index_markdown(const ReconstructSummary& summary, const nlohmann::json& source, const Length& size) {
+std::string index_markdown(const ReconstructSummary& summary, const nlohmann::json& source, const Length& size,
+                           double prior_weight) {
   std::ostringstream md;
   md << "# Reconstruction\n\n";
   char scale[512];
@@ -164,6 +165,13 @@ std::string index_markdown(const ReconstructSummary& summary, const nlohmann::js
   if (summary.fallback_proposals > 0)
     md << "The learned model gave fewer valid solids than asked for, so " << summary.fallback_proposals
        << " proposals of the procedural-part search were added (origin \"fallback\").\n\n";
+  if (prior_weight > 0) {
+    char key[256];
+    std::snprintf(key, sizeof key,
+                  "Ranked by the score (agreement with the photos) + %g x the retrieval similarity (`--prior-weight`).\n\n",
+                  prior_weight);
+    md << key;
+  }
   md << "| rank | folder | valid | score | mask IoU | normal agreement | volume (mm\u00b3) | origin |\n";
   md << "| --- | --- | --- | --- | --- | --- | --- | --- |\n";
   for (const auto& c : summary.ranking) {
@@ -444,6 +452,7 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
                        {"valid", c.valid},
                        {"reason", c.reason},
                        {"score", c.score},
+                       {"rank_prior", e.rank_prior},
                        {"mask_iou", c.mask_iou},
                        {"normal_agreement", c.normal_agreement},
                        {"volume", c.volume},
@@ -464,9 +473,11 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
                           {"top_source", ranked.empty() ? "" : ranked.front().source},
                           {"seed", seed},
                           {"size", size_json(size)},
+                          {"ranking_key", "valid first, then score + prior_weight x rank_prior"},
+                          {"prior_weight", result.prior_weight},
                           {"ranking", ranking}};
   if (auto s = write_file_atomically(scratch + "/index.json", index.dump(2) + "\n"); !s) return s;
-  return write_file_atomically(scratch + "/index.md", index_markdown(summary, result.source_json, size));
+  return write_file_atomically(scratch + "/index.md", index_markdown(summary, result.source_json, size, result.prior_weight));
 }
 
 Status write_run_json(const std::string& scratch, const ReconstructParams& params, const std::string& weights_dir,
@@ -694,6 +705,7 @@ Result<PipelineResult> run_pipeline(const std::vector<ViewMaps>& views, const Re
                                     CandidateSource* given) {
   const std::function<bool()> stop = [&]() { return stop_rule(); };
   PipelineResult result;
+  result.prior_weight = params.prior_weight;
   nlohmann::json& timings = result.timings;
 
   // 2. Propose.

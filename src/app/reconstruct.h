@@ -65,7 +65,7 @@ inline Length default_part_size() { return Length{100.0, LengthUnit::kMillimetre
 inline constexpr double kMinPartSizeMm = 0.01, kMaxPartSizeMm = 100000.0;  // --size range: 0.01 mm .. 100 m
 // --refine-seconds: the default wall time of the parameter refinement, and the largest accepted.
 inline constexpr double kDefaultRefineSeconds = 2.0, kMaxRefineSeconds = 3600.0;
-inline constexpr double kDefaultPriorWeight = 0.0;
+inline constexpr double kDefaultPriorWeight = 1.0;
 // Kernel evaluations per second per thread the refinement plans for (measured here: 20-40 with 4
 // photos on the 2 shared cores under load, more with fewer photos; planned low so that the
 // evaluation budget, not the clock, ends the search and the result stays reproducible).
@@ -173,6 +173,7 @@ struct PipelineResult {
   nlohmann::json source_json = nlohmann::json::object();   // its describe()
   int proposals = 0, valid_proposals = 0, fallback_proposals = 0;
   std::vector<PipelineCandidate> ranking;
+  double prior_weight = 0;  // the ranking key's weight of the retrieval similarity (ReconstructParams)
   nlohmann::json timings = nlohmann::json::object();       // seconds per stage (propose .. scale_to_size)
 };
 
