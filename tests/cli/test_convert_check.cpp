@@ -131,6 +131,20 @@ TEST(CliCheck, ManifestSplitWithOracleAndRoundTrip) {
   EXPECT_NE(r.err.find("roundtrip:"), std::string::npos) << r.err;
 }
 
+// `train dpo` and `train distill` are the train-dpo / train-distill commands (their own options).
+TEST(CliHelp, TrainDpoAndDistillAreTheFineTuningCommands) {
+  TempDir dir;
+  if (cadcrafter("train-dpo --help", dir).code != 0) GTEST_SKIP() << "built without LibTorch";
+  for (const char* stage : {"dpo", "distill"}) {
+    const ProcessRun spaced = cadcrafter(std::string("train ") + stage + " --help", dir);
+    const ProcessRun hyphen = cadcrafter(std::string("train-") + stage + " --help", dir);
+    EXPECT_EQ(spaced.code, 0) << spaced.err;
+    EXPECT_EQ(spaced.out, hyphen.out) << stage;
+  }
+  EXPECT_NE(cadcrafter("train dpo --help", dir).out.find("--beta"), std::string::npos);
+  EXPECT_NE(cadcrafter("train nonsense", dir).code, 0);
+}
+
 TEST(CliHelp, ConvertAndCheckDescribeThemselves) {
   TempDir dir;
   for (const char* cmd : {"convert", "check"}) {

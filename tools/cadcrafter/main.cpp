@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <exception>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "command.h"
 #include "kernel/check.h"
@@ -34,8 +36,21 @@ int main(int argc, char** argv) {
     CLI::App* sub = app.add_subcommand(spec.name, spec.description);
     runners[sub] = spec.setup(*sub);
   }
+  // The fine-tuning stages are commands of their own (train-dpo, train-distill: other options than
+  // `train`'s); `cadcrafter train dpo ...` and `train distill ...` are the same commands.
+  std::vector<char*> args(argv, argv + argc);
+  std::string alias;
+  if (argc >= 3 && std::string(argv[1]) == "train") {
+    const std::string stage = argv[2];
+    const bool known = std::any_of(specs.begin(), specs.end(), [&](const CommandSpec& s) { return s.name == "train-" + stage; });
+    if ((stage == "dpo" || stage == "distill") && known) {
+      alias = "train-" + stage;
+      args.erase(args.begin() + 2);
+      args[1] = alias.data();
+    }
+  }
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }

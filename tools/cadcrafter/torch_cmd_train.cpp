@@ -153,7 +153,7 @@ int run_train(const TrainCliOptions& o) {
   return 0;
 }
 
-CommandRegistration reg("train", "Train a stage of the learning layer: ae, backbone or diffusion", [](CLI::App& app) {
+CommandRegistration reg("train", "Train a stage of the learning layer: ae, backbone or diffusion (the fine-tuning stages: train dpo, train distill)", [](CLI::App& app) {
   auto o = std::make_shared<TrainCliOptions>();
   app.add_option("stage", o->stage, "What to train: ae (CAD autoencoder), backbone (image CNN), diffusion")
       ->required()
