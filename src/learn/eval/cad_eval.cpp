@@ -38,23 +38,28 @@ std::string reason_kind(const std::string& reason) {
   return kind.empty() ? "other" : kind;
 }
 
-// Builds a vector and samples its surface; empty when it does not build.
+// Builds a vector and samples its surface; empty when it does not build (*why: the kind of reason).
 PointCloud build_and_sample(const VecRows& rows, const CadEvalOptions& options, bool* valid, std::string* why = nullptr) {
+  std::string reason;
+  PointCloud points = sample_sequence_surface(rows, options.n_points, options.seed, options.timeout_ms, &reason);
+  *valid = !points.empty();
+  if (!*valid && why) *why = reason == "no surface to sample" ? reason : reason_kind(reason);
+  return points;
+}
+
+}  // namespace
+
+PointCloud sample_sequence_surface(const VecRows& rows, int n_points, uint64_t seed, int timeout_ms, std::string* why) {
   CheckOptions check;
-  check.timeout_ms = options.timeout_ms;
+  check.timeout_ms = timeout_ms;
   check.keep_solid = true;
-  CheckResult result = check_vec(CadVec(rows.begin(), rows.end()), check);
-  *valid = result.valid;
+  const CheckResult result = check_vec(CadVec(rows.begin(), rows.end()), check);
   if (!result.valid) {
-    if (why) *why = reason_kind(result.reason);
+    if (why) *why = result.reason;
     return {};
   }
-  Mesh mesh = tessellate(result.solid);
-  PointCloud points = sample_surface(mesh, options.n_points, options.seed);
-  if (points.empty()) {
-    *valid = false;
-    if (why) *why = "no surface to sample";
-  }
+  PointCloud points = sample_surface(tessellate(result.solid), n_points, seed);
+  if (points.empty() && why) *why = "no surface to sample";
   return points;
 }
 
@@ -64,8 +69,6 @@ double median_of(std::vector<double> v) {
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
-
-}  // namespace
 
 CadEvalReport evaluate_sequences(const std::vector<VecRows>& predicted, const std::vector<const VecRows*>& target,
                                  const CadEvalOptions& options) {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "geom/sampling.h"
 #include "learn/data/cad_tokens.h"
 #include "learn/training/losses.h"
 
@@ -63,6 +64,14 @@ struct CadEvalReport {
 };
 
 // predicted[i] is scored against target[i]; `ids` names them in the per-model list (optional).
+// Builds `rows` with the kernel and samples `n_points` of its surface (DeepCAD's clouds); empty
+// when it does not build or has no surface, with the checker's reason in *why.
+PointCloud sample_sequence_surface(const VecRows& rows, int n_points, uint64_t seed, int timeout_ms,
+                                   std::string* why = nullptr);
+
+// The median (mean of the middle two for an even count); NaN for none.
+double median_of(std::vector<double> values);
+
 CadEvalReport evaluate_sequences(const std::vector<VecRows>& predicted, const std::vector<const VecRows*>& target,
                                  const CadEvalOptions& options);
 

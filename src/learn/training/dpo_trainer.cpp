@@ -19,6 +19,7 @@
 #include "kernel/batch_check.h"
 #include "kernel/tessellate.h"
 #include "learn/data/vec_dataset.h"
+#include "learn/eval/cad_eval.h"
 #include "learn/networks/samplers.h"
 #include "learn/training/checkpoint.h"
 #include "render/camera.h"
@@ -46,40 +47,14 @@ DpoLoss diffusion_dpo_loss(const torch::Tensor& e_theta_w, const torch::Tensor& 
 
 // ---------------------------------------------------------------- judging samples
 
-namespace {
-
-// Builds `rows` and samples its surface; empty (with *why) when it does not build.
-PointCloud build_cloud(const VecRows& rows, const ScoreOptions& options, std::string* why) {
-  CheckOptions check;
-  check.timeout_ms = options.timeout_ms;
-  check.keep_solid = true;
-  const CheckResult result = check_vec(CadVec(rows.begin(), rows.end()), check);
-  if (!result.valid) {
-    if (why) *why = result.reason.empty() ? "invalid" : result.reason;
-    return {};
-  }
-  PointCloud points = sample_surface(tessellate(result.solid), options.n_points, options.seed);
-  if (points.empty() && why) *why = "no surface to sample";
-  return points;
-}
-
-double median_of(std::vector<double> v) {
-  if (v.empty()) return std::nan("");
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-}  // namespace
-
 PointCloud ground_truth_cloud(const VecRows& target, const ScoreOptions& options, std::string* why) {
-  return build_cloud(target, options, why);
+  return sample_sequence_surface(target, options.n_points, options.seed, options.timeout_ms, why);
 }
 
 SampleScore score_sample(const VecRows& predicted, const PointCloud& gt, const ScoreOptions& options) {
   SampleScore s;
   std::string why;
-  const PointCloud cloud = build_cloud(predicted, options, &why);
+  const PointCloud cloud = sample_sequence_surface(predicted, options.n_points, options.seed, options.timeout_ms, &why);
   s.valid = !cloud.empty();
   if (!s.valid) {
     s.reason = why;
