@@ -127,8 +127,17 @@ double run_world(const char* self, int world, int steps, int batch, int length) 
 
 int main(int argc, char** argv) {
   int steps = 30, batch = 64, length = 20, rank = -1, world = 1, port = 0;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  const char* usage = "usage: bench_distributed [--steps N] [--batch N] [--length L]\n";
+  for (int i = 1; i < argc; i += 2) {
     const std::string k = argv[i];
+    if (k == "--help" || k == "-h") {
+      std::printf("%s", usage);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "bench_distributed: %s needs a value\n%s", k.c_str(), usage);
+      return 2;
+    }
     const int v = std::atoi(argv[i + 1]);
     if (k == "--steps") steps = v;
     else if (k == "--batch") batch = v;
@@ -137,7 +146,7 @@ int main(int argc, char** argv) {
     else if (k == "--world") world = v;
     else if (k == "--port") port = v;
     else {
-      std::fprintf(stderr, "usage: bench_distributed [--steps N] [--batch N] [--length L]\n");
+      std::fprintf(stderr, "%s", usage);
       return 2;
     }
   }
