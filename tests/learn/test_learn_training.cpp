@@ -166,5 +166,59 @@ TEST(LearnTraining, ResumeWithoutCheckpointAndCorruptCheckpointFailCleanly) {
   EXPECT_NE(c.error().message.find("checkpoint.pt"), std::string::npos);
 }
 
+// train.init_from: a fresh run starts at another run's weights (fine-tuning), and refuses a
+// source whose model options differ (its tensors would not fit) or a folder without a model.
+TEST(LearnTraining, InitFromStartsAtTheSourceRunsWeights) {
+  torch::set_num_threads(1);
+  auto data = testdata::random_dataset(24, 5);
+  testing::TempDir dir;
+  RunContext source;
+  source.run_dir = dir / "source";
+  source.seed = 2;
+  source.progress = false;
+  ASSERT_TRUE(train_autoencoder(data, tiny_config(6), source).ok());
+
+  // One step at a negligible learning rate: the weights stay where they started.
+  auto config = tiny_config(1);
+  config.train.lr = 1e-12;
+  config.train.val_every = 0;
+  config.train.init_from = dir / "source";
+  RunContext tuned = source;
+  tuned.run_dir = dir / "tuned";
+  tuned.seed = 9;  // another seed: without init_from the start would be another random model
+  ASSERT_TRUE(train_autoencoder(data, config, tuned).ok());
+  auto ws = weights_of(dir / "source/model.pt"), wt = weights_of(dir / "tuned/model.pt");
+  ASSERT_EQ(ws.size(), wt.size());
+  for (size_t i = 0; i < ws.size(); ++i) EXPECT_TRUE(torch::allclose(ws[i], wt[i], 0.0, 1e-6)) << "parameter " << i;
+  auto saved = load_ae_config(dir / "tuned/config.json");
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->train.init_from, dir / "source");
+
+  config.train.init_from.clear();
+  RunContext fresh = tuned;
+  fresh.run_dir = dir / "fresh";
+  ASSERT_TRUE(train_autoencoder(data, config, fresh).ok());
+  auto wf = weights_of(dir / "fresh/model.pt");
+  bool differs = false;
+  for (size_t i = 0; i < ws.size(); ++i) differs = differs || !torch::allclose(ws[i], wf[i], 0.0, 1e-6);
+  EXPECT_TRUE(differs);
+
+  auto wider = config;
+  wider.model.d_model = 64;
+  wider.train.init_from = dir / "source";
+  RunContext mismatch = tuned;
+  mismatch.run_dir = dir / "mismatch";
+  auto r = train_autoencoder(data, wider, mismatch);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("model options differ"), std::string::npos) << r.error().message;
+
+  config.train.init_from = dir / "nowhere";
+  RunContext missing = tuned;
+  missing.run_dir = dir / "missing";
+  auto m = train_autoencoder(data, config, missing);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.error().message.find("nowhere"), std::string::npos) << m.error().message;
+}
+
 }  // namespace
 }  // namespace cadcrafter::learn

@@ -27,6 +27,7 @@ void to_json(nlohmann::json& j, const TrainOptions& o) {
        {"val_limit", o.val_limit},
        {"time_limit_min", o.time_limit_min},
        {"turn_augment", o.turn_augment},
+       {"init_from", o.init_from},
        {"loss_weights", {{"command", o.weights.command}, {"args", o.weights.args}}}};
 }
 
@@ -43,6 +44,7 @@ void from_json(const nlohmann::json& j, TrainOptions& o) {
   o.val_limit = j.value("val_limit", o.val_limit);
   o.time_limit_min = j.value("time_limit_min", o.time_limit_min);
   o.turn_augment = j.value("turn_augment", o.turn_augment);
+  o.init_from = j.value("init_from", o.init_from);
   if (j.contains("loss_weights")) {
     o.weights.command = j["loss_weights"].value("command", o.weights.command);
     o.weights.args = j["loss_weights"].value("args", o.weights.args);
@@ -242,6 +244,14 @@ Result<AeTrainSummary> train_autoencoder(const VecDataset& data, const AeConfig&
     if (!loaded) return loaded.error();
     state = *loaded;
     elapsed_before = state.extra.value("elapsed_s", 0.0);
+  } else if (!opt.init_from.empty()) {
+    auto source_config = load_ae_config((fs::path(opt.init_from) / "config.json").string());
+    if (!source_config) return source_config.error();
+    if (nlohmann::json(source_config->model) != nlohmann::json(config.model))
+      return Result<AeTrainSummary>::fail(ErrorCode::kInvalidArgument,
+                                          "train.init_from " + opt.init_from + ": its model options differ from this config's");
+    if (auto st = load_weights((fs::path(opt.init_from) / "model.pt").string(), *model); !st) return st.error();
+    model->to(ctx.device);
   }
   synchronize_start(ctx.dist, *model, state.step);
 

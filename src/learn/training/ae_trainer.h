@@ -40,6 +40,10 @@ struct TrainOptions {
   // once at load (quarter_turn_variants) and one is drawn per sample and step, from (seed, step,
   // sample), so resumed runs draw the same. Validation stays on the sequences as given.
   bool turn_augment = false;
+  // A fresh run (not --resume) starts from this autoencoder's weights instead of random ones: a
+  // run folder with config.json + model.pt (e.g. models/ae_small) whose model options must equal
+  // this config's. The optimiser, schedule and step count start anew (fine-tuning). Empty: random.
+  std::string init_from;
   CadLossWeights weights;
 };
 void to_json(nlohmann::json& j, const TrainOptions& o);
