@@ -119,6 +119,46 @@ TEST(Estimator, AlignScaleShiftRecoversAnAffineMap) {
   EXPECT_LT(((aligned - target) * mask).abs().max().item<float>(), 1e-4);
 }
 
+// Mirror averaging: an output whose mirror pass agrees with it (mirrored back, normal x negated,
+// depth at another scale and shift) comes back unchanged; and the averaged network is exactly
+// mirror-equivariant in its mask and normals, whatever the weights.
+TEST(Estimator, MirrorAveragingKeepsAnAgreeingPassAndIsMirrorEquivariant) {
+  torch::manual_seed(3);
+  EstimatorOutput plain;
+  plain.depth = torch::rand({2, 1, 8, 8}) + 1.0;
+  plain.normal = torch::nn::functional::normalize(torch::randn({2, 3, 8, 8}), torch::nn::functional::NormalizeFuncOptions().dim(1));
+  plain.mask_logits = torch::randn({2, 1, 8, 8}) * 4.0;
+  auto mirrored_normal = plain.normal.flip({3});
+  mirrored_normal = torch::cat({-mirrored_normal.slice(1, 0, 1), mirrored_normal.slice(1, 1, 3)}, 1);
+  const EstimatorOutput mirrored{plain.depth.flip({3}) * 2.5 - 4.0, mirrored_normal, plain.mask_logits.flip({3})};
+  const auto avg = average_with_mirror(plain, mirrored);
+  const auto on_mask = (plain.mask_logits > 0).to(torch::kFloat);
+  EXPECT_LT(((avg.depth - plain.depth) * on_mask).abs().max().item<float>(), 1e-4);
+  EXPECT_LT((avg.normal - plain.normal).abs().max().item<float>(), 1e-5);
+  EXPECT_LT((avg.mask_logits - plain.mask_logits).abs().max().item<float>(), 1e-6);
+
+  // A disagreeing pass moves the answer: the average is not just `plain`.
+  const EstimatorOutput other{mirrored.depth, -mirrored.normal, -mirrored.mask_logits};
+  EXPECT_GT((average_with_mirror(plain, other).mask_logits - plain.mask_logits).abs().max().item<float>(), 0.1);
+
+  EstimatorOptions o;
+  o.image_size = 32;
+  o.base_channels = 8;
+  o.levels = 2;
+  DepthNormalEstimator net(o);
+  net->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::rand({2, 3, 32, 32});
+  EXPECT_GT((net->forward(x.flip({3})).mask_logits.flip({3}) - net->forward(x).mask_logits).abs().max().item<float>(), 1e-3)
+      << "an untrained network is not mirror-equivariant by itself";
+  const auto a = forward_mirror_averaged(net, x);
+  const auto b = forward_mirror_averaged(net, x.flip({3}));
+  EXPECT_LT((b.mask_logits.flip({3}) - a.mask_logits).abs().max().item<float>(), 1e-4);
+  auto b_normal = b.normal.flip({3});
+  b_normal = torch::cat({-b_normal.slice(1, 0, 1), b_normal.slice(1, 1, 3)}, 1);
+  EXPECT_LT((b_normal - a.normal).abs().max().item<float>(), 1e-4);
+}
+
 TEST(Estimator, PerfectPredictionHasZeroGeometryLoss) {
   EstimatorTargets t;
   t.depth = torch::rand({2, 1, 8, 8}) + 2.0;
@@ -168,6 +208,21 @@ TEST(Estimator, SaveLoadRoundTripAndPhotoEstimator) {
   EXPECT_EQ(maps->depth.size(), 32u * 32u);
   EXPECT_EQ(maps->normal.size(), 32u * 32u * 3u);
   EXPECT_FALSE(photo->estimate(Image8{16, 16, 3, std::vector<uint8_t>(16 * 16 * 3)}).ok());
+  // Mirror averaging is on by default and matches the network-level function; off, the plain pass.
+  EXPECT_TRUE(photo->mirror_average());
+  Image8 ramp{32, 32, 3, std::vector<uint8_t>(32 * 32 * 3)};
+  for (size_t i = 0; i < ramp.pixels.size(); ++i) ramp.pixels[i] = static_cast<uint8_t>((i * 7) % 251);
+  const auto x_ramp = torch::from_blob(ramp.pixels.data(), {1, 32, 32, 3}, torch::kUInt8).permute({0, 3, 1, 2}).to(torch::kFloat) / 255.0;
+  auto averaged = photo->estimate(ramp);
+  photo->set_mirror_average(false);
+  auto plain_maps = photo->estimate(ramp);
+  ASSERT_TRUE(averaged.ok() && plain_maps.ok());
+  const auto want_avg = torch::sigmoid(forward_mirror_averaged(net, x_ramp).mask_logits).flatten();
+  const auto want_plain = torch::sigmoid(net->forward(x_ramp).mask_logits).flatten();
+  for (int64_t i : {0, 100, 517, 1023}) {
+    EXPECT_NEAR(averaged->mask[static_cast<size_t>(i)], want_avg[i].item<float>(), 1e-5);
+    EXPECT_NEAR(plain_maps->mask[static_cast<size_t>(i)], want_plain[i].item<float>(), 1e-5);
+  }
 
   // Not weights at all: a clear refusal, not a crash.
   std::FILE* f = std::fopen((tmp / "junk.pt").c_str(), "wb");

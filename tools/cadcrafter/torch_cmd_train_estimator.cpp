@@ -1,6 +1,8 @@
 // `cadcrafter train-estimator -o RUN`: trains the photo -> depth/normal/mask estimator on
 // photo-like renders of generated parts (and F360 train models with --data), reports held-out
 // figures (F360 val renders) into RUN/metrics.json. Copy RUN/estimator.pt to models/ to ship it.
+// `--evaluate FILE` trains nothing: it scores an estimator file on the config's held-out renders,
+// plain and mirror-averaged (what reconstruct runs), into RUN/heldout_eval.json.
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -16,7 +18,7 @@ namespace cadcrafter::cli {
 namespace {
 
 struct TrainEstimatorOptions {
-  std::string out, config, data;
+  std::string out, config, data, evaluate;
   uint64_t seed = 1;
   int threads = 2;
   int64_t steps = 0, stop_after = 0;
@@ -24,6 +26,32 @@ struct TrainEstimatorOptions {
   int64_t generated = -1, f360 = -1, val = -1;
   bool force = false, quiet = false, resume = false;
 };
+
+void print_metrics(const char* label, const nlohmann::json& m) {
+  std::printf("%-24s depth AbsRel %.4f (scale+shift aligned), normal angle %.2f deg, mask IoU %.4f\n", label,
+              m.value("depth_abs_rel", 0.0), m.value("normal_angle_deg", 0.0), m.value("mask_iou", 0.0));
+}
+
+int evaluate_only(const TrainEstimatorOptions& o, const learn::EstimatorConfig& config) {
+  const char* name = "train-estimator --evaluate";
+  const std::string out_file = o.out + "/heldout_eval.json";
+  if (std::filesystem::exists(out_file) && !o.force) return fail(name, out_file + ": exists (--force replaces it)");
+  auto report = learn::evaluate_estimator_file(o.evaluate, config, !o.quiet);
+  if (!report) return fail(name, report.error().message);
+  (*report)["run"] = make_run_info(saved_argc(), saved_argv());
+  std::error_code ec;
+  std::filesystem::create_directories(o.out, ec);
+  if (auto st = write_file_atomically(out_file, report->dump(2) + "\n"); !st) return fail(name, st.error().message);
+  std::printf("%s on %lld held-out views (%s):\n", o.evaluate.c_str(), static_cast<long long>((*report)["heldout_views"].get<int64_t>()),
+              (*report)["heldout_source"].get<std::string>().c_str());
+  for (const char* kind : {"plain", "mirror_averaged"}) {
+    const auto& k = (*report)[kind];
+    print_metrics(kind, k["heldout"]);
+    for (const auto& [family, m] : k["heldout_by_family"].items()) print_metrics(("  " + family).c_str(), m);
+  }
+  std::printf("written: %s\n", out_file.c_str());
+  return 0;
+}
 
 int run(const TrainEstimatorOptions& o) {
   const char* name = "train-estimator";
@@ -60,6 +88,7 @@ int run(const TrainEstimatorOptions& o) {
   }
   config.data.f360_dir = config.validation.f360_dir = f360;
   config.data.threads = config.validation.threads = std::max(1, o.threads);
+  if (!o.evaluate.empty()) return evaluate_only(o, config);
   if (!o.resume && !o.force &&
       (std::filesystem::exists(o.out + "/estimator.pt") || std::filesystem::exists(o.out + "/checkpoint.pt")))
     return fail(name, o.out + ": already holds a run (--resume continues it, --force trains again from scratch)");
@@ -97,7 +126,10 @@ CommandRegistration reg("train-estimator", "Train the photo -> depth/normal/mask
   app.add_option("--val", o->val, "Override validation.f360_models");
   app.add_option("--seed", o->seed, "Seed")->capture_default_str();
   app.add_option("--threads", o->threads, "CPU threads")->capture_default_str();
-  app.add_flag("--force", o->force, "Overwrite a finished run");
+  app.add_option("--evaluate", o->evaluate,
+                 "Train nothing: score this estimator file on the config's held-out renders, plain and mirror-averaged, "
+                 "into RUN/heldout_eval.json");
+  app.add_flag("--force", o->force, "Overwrite a finished run (with --evaluate: its heldout_eval.json)");
   app.add_flag("--resume", o->resume, "Continue the run in -o from its checkpoint.pt (with its config.json)");
   app.add_flag("-q,--quiet", o->quiet, "No progress bars");
   return [o]() { return run(*o); };

@@ -15,6 +15,7 @@ struct PhotoEstimator::Impl {
   std::optional<DepthNormalEstimator> native;
   std::optional<torch::jit::script::Module> script;
   int size = 128;
+  bool mirror_average = true;
 };
 
 PhotoEstimator::PhotoEstimator() : impl_(std::make_unique<Impl>()) {}
@@ -48,7 +49,35 @@ Result<PhotoEstimator> PhotoEstimator::load(const std::string& path, int torchsc
 
 int PhotoEstimator::input_size() const { return impl_->size; }
 
+void PhotoEstimator::set_mirror_average(bool on) { impl_->mirror_average = on; }
+bool PhotoEstimator::mirror_average() const { return impl_->mirror_average; }
+
 std::string PhotoEstimator::kind() const { return impl_->script ? "torchscript" : "cadcrafter-estimator"; }
+
+namespace {
+
+// One pass over a [1, 3, S, S] image: our network, or the TorchScript module (its 5 channels split
+// and its normals normalised).
+Result<EstimatorOutput> run_network(std::optional<DepthNormalEstimator>& native,
+                                    std::optional<torch::jit::script::Module>& script, const torch::Tensor& input) {
+  if (native) return (*native)->forward(input);
+  const auto s = input.size(2);
+  auto y = script->forward({input}).toTensor();
+  if (y.dim() != 4 || y.size(0) != 1 || y.size(1) != 5 || y.size(2) != s || y.size(3) != s) {
+    std::ostringstream got;
+    got << y.sizes();
+    return Result<EstimatorOutput>::fail(ErrorCode::kInvalidArgument,
+                                         "TorchScript estimator: output must be [1, 5, S, S], got " + got.str());
+  }
+  y = y.to(torch::kFloat);
+  EstimatorOutput out;
+  out.depth = y.slice(1, 0, 1);
+  out.normal = torch::nn::functional::normalize(y.slice(1, 1, 4), torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-6));
+  out.mask_logits = y.slice(1, 4, 5);
+  return out;
+}
+
+}  // namespace
 
 Result<GeometryMaps> PhotoEstimator::estimate(const Image8& image) const {
   const int s = impl_->size;
@@ -63,25 +92,22 @@ Result<GeometryMaps> PhotoEstimator::estimate(const Image8& image) const {
                          .contiguous();
   torch::Tensor depth, normal, mask;
   try {
-    if (impl_->native) {
-      auto out = (*impl_->native)->forward(input);
-      depth = out.depth;
-      normal = out.normal;
-      mask = torch::sigmoid(out.mask_logits);
+    EstimatorOutput out;
+    if (impl_->native && impl_->mirror_average) {
+      out = forward_mirror_averaged(*impl_->native, input);  // one pass of 2 images
     } else {
-      auto y = impl_->script->forward({input}).toTensor();
-      if (y.dim() != 4 || y.size(0) != 1 || y.size(1) != 5 || y.size(2) != s || y.size(3) != s)
-      {
-        std::ostringstream got;
-        got << y.sizes();
-        return Result<GeometryMaps>::fail(ErrorCode::kInvalidArgument,
-                                          "TorchScript estimator: output must be [1, 5, S, S], got " + got.str());
-      }
-      y = y.to(torch::kFloat);
-      depth = y.slice(1, 0, 1);
-      normal = torch::nn::functional::normalize(y.slice(1, 1, 4), torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-6));
-      mask = torch::sigmoid(y.slice(1, 4, 5));
+      auto plain = run_network(impl_->native, impl_->script, input);
+      if (!plain) return plain.error();
+      out = *plain;
     }
+    if (!impl_->native && impl_->mirror_average) {
+      auto mirrored = run_network(impl_->native, impl_->script, input.flip({3}));
+      if (!mirrored) return mirrored.error();
+      out = average_with_mirror(out, *mirrored);
+    }
+    depth = out.depth;
+    normal = out.normal;
+    mask = torch::sigmoid(out.mask_logits);
   } catch (const std::exception& e) {
     std::string what = e.what();
     return Result<GeometryMaps>::fail(ErrorCode::kInternal, "estimator failed: " + what.substr(0, what.find('\n')));

@@ -157,6 +157,28 @@ torch::Tensor align_scale_shift(const torch::Tensor& pred, const torch::Tensor& 
   return scale * pred + shift;
 }
 
+EstimatorOutput average_with_mirror(const EstimatorOutput& plain, const EstimatorOutput& mirrored) {
+  const auto unmirror = [](const torch::Tensor& t) { return t.flip({3}); };
+  auto normal_back = unmirror(mirrored.normal);
+  normal_back = torch::cat({-normal_back.slice(1, 0, 1), normal_back.slice(1, 1, 3)}, 1);
+  const auto mask = (plain.mask_logits > 0).to(plain.depth.scalar_type());
+  const auto depth_back = align_scale_shift(unmirror(mirrored.depth), plain.depth, mask);
+  EstimatorOutput out;
+  out.depth = 0.5 * (plain.depth + depth_back);
+  out.normal = torch::nn::functional::normalize(
+      plain.normal + normal_back, torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-6));
+  out.mask_logits = 0.5 * (plain.mask_logits + unmirror(mirrored.mask_logits));
+  return out;
+}
+
+EstimatorOutput forward_mirror_averaged(DepthNormalEstimator& model, const torch::Tensor& rgb) {
+  const auto b = rgb.size(0);
+  const auto both = model->forward(torch::cat({rgb, rgb.flip({3})}, 0));
+  const auto half = [b](const torch::Tensor& t, int64_t k) { return t.narrow(0, k * b, b); };
+  return average_with_mirror({half(both.depth, 0), half(both.normal, 0), half(both.mask_logits, 0)},
+                             {half(both.depth, 1), half(both.normal, 1), half(both.mask_logits, 1)});
+}
+
 EstimatorLosses estimator_losses(const EstimatorOutput& out, const EstimatorTargets& target,
                                  const EstimatorLossWeights& weights) {
   const std::vector<int64_t> dims{1, 2, 3};

@@ -84,6 +84,15 @@ TORCH_MODULE(DepthNormalEstimator);
 // with the target untouched, when any tensor of the source has no counterpart.
 Result<int64_t> init_core_from(DepthNormalEstimator& target, DepthNormalEstimator& source);
 
+// Test-time mirror averaging. The estimator is trained with horizontal mirroring (normal x
+// negated), so the mirror image of a photo is as good an input as the photo: `mirrored` is the
+// output for the mirrored batch; it is mirrored back (normal x negated), its depth aligned by scale
+// and shift to `plain`'s on `plain`'s mask (relative depth has its own scale in each pass), and the
+// two are averaged: depth, normals (re-normalised), mask logits.
+EstimatorOutput average_with_mirror(const EstimatorOutput& plain, const EstimatorOutput& mirrored);
+// forward() on the batch and its mirror in one pass of 2B images, then average_with_mirror.
+EstimatorOutput forward_mirror_averaged(DepthNormalEstimator& model, const torch::Tensor& rgb);
+
 // Ground truth of a batch, as the renderer produces it (decoded to floats).
 struct EstimatorTargets {
   torch::Tensor depth;   // [B, 1, S, S] camera-space depth, any value off the mask

@@ -317,7 +317,7 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
 namespace {
 
 EstimatorMetrics evaluate_samples(DepthNormalEstimator& model, const std::vector<const EstimatorSample*>& samples,
-                                  int64_t batch_size) {
+                                  int64_t batch_size, bool mirror_average) {
   torch::NoGradGuard no_grad;
   model->eval();
   EstimatorMetrics sums;
@@ -326,7 +326,8 @@ EstimatorMetrics evaluate_samples(DepthNormalEstimator& model, const std::vector
     const std::vector<const EstimatorSample*> chunk(samples.begin() + static_cast<std::ptrdiff_t>(start),
                                                     samples.begin() + static_cast<std::ptrdiff_t>(end));
     const auto batch = make_estimator_batch(chunk, model->options().image_size, false, nullptr);
-    accumulate_metrics(model->forward(batch.rgb), batch.target, &sums);
+    accumulate_metrics(mirror_average ? forward_mirror_averaged(model, batch.rgb) : model->forward(batch.rgb), batch.target,
+                       &sums);
   }
   return finish_metrics(sums);
 }
@@ -334,22 +335,22 @@ EstimatorMetrics evaluate_samples(DepthNormalEstimator& model, const std::vector
 }  // namespace
 
 EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
-                                    int64_t batch_size) {
+                                    int64_t batch_size, bool mirror_average) {
   std::vector<const EstimatorSample*> all;
   for (const auto& sample : samples) all.push_back(&sample);
-  return evaluate_samples(model, all, batch_size);
+  return evaluate_samples(model, all, batch_size, mirror_average);
 }
 
 std::map<std::string, EstimatorMetrics> evaluate_estimator_by_family(DepthNormalEstimator& model,
                                                                      const std::vector<EstimatorSample>& samples,
-                                                                     int64_t batch_size) {
+                                                                     int64_t batch_size, bool mirror_average) {
   std::map<std::string, std::vector<const EstimatorSample*>> groups;
   for (const auto& sample : samples) {
     if (!sample.material.empty()) groups["material/" + sample.material].push_back(&sample);
     if (!sample.background.empty()) groups["background/" + sample.background].push_back(&sample);
   }
   std::map<std::string, EstimatorMetrics> out;
-  for (const auto& [family, members] : groups) out[family] = evaluate_samples(model, members, batch_size);
+  for (const auto& [family, members] : groups) out[family] = evaluate_samples(model, members, batch_size, mirror_average);
   return out;
 }
 
@@ -511,6 +512,39 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
   status = write_file_atomically(run_dir + "/metrics.json", metrics.dump(2) + "\n");
   if (!status) return status.error();
   return summary;
+}
+
+Result<nlohmann::json> evaluate_estimator_file(const std::string& model_path, const EstimatorConfig& config, bool progress) {
+  using Clock = std::chrono::steady_clock;
+  auto model = load_estimator(model_path);
+  if (!model) return model.error();
+  EstimatorDataOptions validation = config.validation;
+  validation.image_size = validation.render_size > 0 ? validation.render_size : 2 * (*model)->options().image_size;
+  validation.progress = progress;
+  if (validation.generated_models <= 0 && validation.f360_models <= 0)
+    return Result<nlohmann::json>::fail(ErrorCode::kInvalidArgument, "the config's validation set is empty");
+  const auto render_start = Clock::now();
+  auto samples = make_estimator_samples(validation);
+  if (!samples) return samples.error();
+  if (samples->empty()) return Result<nlohmann::json>::fail(ErrorCode::kInvalidArgument, "no held-out view could be rendered");
+  const double render_seconds = std::chrono::duration<double>(Clock::now() - render_start).count();
+  nlohmann::json j = {{"estimator", model_path},
+                      {"image_size", (*model)->options().image_size},
+                      {"heldout_views", static_cast<int64_t>(samples->size())},
+                      {"heldout_source", validation.f360_models > 0 ? "f360 " + validation.f360_split
+                                                                    : std::string("generated (unseen seeds)")},
+                      {"heldout_seed", validation.seed},
+                      {"render_seconds", render_seconds}};
+  for (const bool mirror : {false, true}) {
+    const auto t0 = Clock::now();
+    const auto all = evaluate_estimator(*model, *samples, 32, mirror);
+    const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto by_family = evaluate_estimator_by_family(*model, *samples, 32, mirror);
+    j[mirror ? "mirror_averaged" : "plain"] = {{"heldout", metrics_to_json(all)},
+                                               {"heldout_by_family", family_metrics_json(by_family, config.data.exclude_families)},
+                                               {"seconds", seconds}};
+  }
+  return j;
 }
 
 }  // namespace cadcrafter::learn

@@ -124,11 +124,16 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
                                               uint64_t seed, bool progress, bool resume = false);
 
 // Metrics of `model` on samples (reconstruct framing, eval mode, no grad).
+// `mirror_average`: forward_mirror_averaged (what the product's PhotoEstimator runs) instead of forward.
 EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
-                                    int64_t batch_size = 32);
+                                    int64_t batch_size = 32, bool mirror_average = false);
 // The same, split by each sample's material and background family.
 std::map<std::string, EstimatorMetrics> evaluate_estimator_by_family(DepthNormalEstimator& model,
                                                                      const std::vector<EstimatorSample>& samples,
-                                                                     int64_t batch_size = 32);
+                                                                     int64_t batch_size = 32, bool mirror_average = false);
+
+// Held-out figures of an estimator file (our weights) on `config.validation`'s renders, without
+// training: {"heldout_views", "plain": {"heldout", "heldout_by_family", "seconds"}, "mirror_averaged": {...}}.
+Result<nlohmann::json> evaluate_estimator_file(const std::string& model_path, const EstimatorConfig& config, bool progress);
 
 }  // namespace cadcrafter::learn
