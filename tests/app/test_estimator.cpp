@@ -20,13 +20,18 @@ namespace {
 
 using cadcrafter::testing::TempDir;
 
-TEST(Estimator, OutputShapesAndUnitNormals) {
-  torch::manual_seed(0);
+// The small network most tests build: 32x32 input, base 8 channels, 2 levels.
+EstimatorOptions tiny_options() {
   EstimatorOptions o;
   o.image_size = 32;
   o.base_channels = 8;
   o.levels = 2;
-  DepthNormalEstimator net(o);
+  return o;
+}
+
+TEST(Estimator, OutputShapesAndUnitNormals) {
+  torch::manual_seed(0);
+  DepthNormalEstimator net(tiny_options());
   const auto out = net->forward(torch::rand({3, 3, 32, 32}));
   EXPECT_EQ(out.depth.sizes(), (std::vector<int64_t>{3, 1, 32, 32}));
   EXPECT_EQ(out.normal.sizes(), (std::vector<int64_t>{3, 3, 32, 32}));
@@ -141,11 +146,7 @@ TEST(Estimator, MirrorAveragingKeepsAnAgreeingPassAndIsMirrorEquivariant) {
   const EstimatorOutput other{mirrored.depth, -mirrored.normal, -mirrored.mask_logits};
   EXPECT_GT((average_with_mirror(plain, other).mask_logits - plain.mask_logits).abs().max().item<float>(), 0.1);
 
-  EstimatorOptions o;
-  o.image_size = 32;
-  o.base_channels = 8;
-  o.levels = 2;
-  DepthNormalEstimator net(o);
+  DepthNormalEstimator net(tiny_options());
   net->eval();
   torch::NoGradGuard no_grad;
   const auto x = torch::rand({2, 3, 32, 32});
@@ -184,11 +185,7 @@ TEST(Estimator, PerfectPredictionHasZeroGeometryLoss) {
 TEST(Estimator, SaveLoadRoundTripAndPhotoEstimator) {
   TempDir tmp;
   torch::manual_seed(1);
-  EstimatorOptions o;
-  o.image_size = 32;
-  o.base_channels = 8;
-  o.levels = 2;
-  DepthNormalEstimator net(o);
+  DepthNormalEstimator net(tiny_options());
   net->eval();
   ASSERT_TRUE(save_estimator(tmp / "e.pt", net));
   auto loaded = load_estimator(tmp / "e.pt");
@@ -254,11 +251,7 @@ TEST(Estimator, TinyNetworkOverfitsRenderedViews) {
 
   torch::manual_seed(0);
   torch::set_num_threads(1);
-  EstimatorOptions o;
-  o.image_size = 32;
-  o.base_channels = 8;
-  o.levels = 2;
-  DepthNormalEstimator net(o);
+  DepthNormalEstimator net(tiny_options());
   torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(3e-3));
   double first = 0, last = 0;
   for (int step = 0; step < 150; ++step) {
