@@ -56,13 +56,11 @@ std::string PhotoEstimator::kind() const { return impl_->script ? "torchscript" 
 
 namespace {
 
-// One pass over a [1, 3, S, S] image: our network, or the TorchScript module (its 5 channels split
-// and its normals normalised).
-Result<EstimatorOutput> run_network(std::optional<DepthNormalEstimator>& native,
-                                    std::optional<torch::jit::script::Module>& script, const torch::Tensor& input) {
-  if (native) return (*native)->forward(input);
+// One pass of the TorchScript module over a [1, 3, S, S] image: its 5 channels split, its normals
+// normalised.
+Result<EstimatorOutput> run_script(torch::jit::script::Module& script, const torch::Tensor& input) {
   const auto s = input.size(2);
-  auto y = script->forward({input}).toTensor();
+  auto y = script.forward({input}).toTensor();
   if (y.dim() != 4 || y.size(0) != 1 || y.size(1) != 5 || y.size(2) != s || y.size(3) != s) {
     std::ostringstream got;
     got << y.sizes();
@@ -93,17 +91,18 @@ Result<GeometryMaps> PhotoEstimator::estimate(const Image8& image) const {
   torch::Tensor depth, normal, mask;
   try {
     EstimatorOutput out;
-    if (impl_->native && impl_->mirror_average) {
-      out = forward_mirror_averaged(*impl_->native, input);  // one pass of 2 images
-    } else {
-      auto plain = run_network(impl_->native, impl_->script, input);
+    if (impl_->native) {
+      auto& net = *impl_->native;
+      out = impl_->mirror_average ? forward_mirror_averaged(net, input) : net->forward(input);
+    } else {  // the module's contract is batch 1: the mirror is a second pass
+      auto plain = run_script(*impl_->script, input);
       if (!plain) return plain.error();
       out = *plain;
-    }
-    if (!impl_->native && impl_->mirror_average) {
-      auto mirrored = run_network(impl_->native, impl_->script, input.flip({3}));
-      if (!mirrored) return mirrored.error();
-      out = average_with_mirror(out, *mirrored);
+      if (impl_->mirror_average) {
+        auto mirrored = run_script(*impl_->script, input.flip({3}));
+        if (!mirrored) return mirrored.error();
+        out = average_with_mirror(out, *mirrored);
+      }
     }
     depth = out.depth;
     normal = out.normal;

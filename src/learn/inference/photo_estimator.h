@@ -41,8 +41,8 @@ class PhotoEstimator {
   // `image`: input_size() square, 3 channels. Deterministic.
   Result<GeometryMaps> estimate(const Image8& image) const;
   // Test-time mirror averaging (learn/networks/estimator.h average_with_mirror): the image and its
-  // mirror in one batch of 2, averaged. On by default (docs/reconstruct.md: it lowers the held-out
-  // errors at about 1.6x the estimator's time); applies to TorchScript estimators too.
+  // mirror, averaged; our network runs them as one batch of 2, a TorchScript module in two passes.
+  // On by default (docs/reconstruct.md: it lowers the held-out errors of every style family).
   void set_mirror_average(bool on);
   bool mirror_average() const;
 
