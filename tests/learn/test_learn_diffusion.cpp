@@ -192,5 +192,78 @@ TEST(LearnDiffusion, ConditionalPriorTrainsOneStep) {
   EXPECT_FALSE(torch::equal(before, prior->denoiser->parameters()[0]));
 }
 
+// Retrieval augmentation: absent neighbours are masked (the prediction is exactly the one without
+// neighbour tokens), present ones change it, and the residual makes the nearest neighbour's latent
+// the prediction when the head outputs nothing. The shipped config parses with its neighbours.
+TEST(LearnDiffusion, NeighbourTokensAreMaskedAndTheNearestIsTheResidual) {
+  torch::manual_seed(3);
+  torch::NoGradGuard no_grad;
+  LatentDenoiserOptions o;
+  o.z_dim = 8;
+  o.cond_dim = 16;
+  o.d_model = 16;
+  o.n_heads = 2;
+  o.ff_dim = 32;
+  o.layers = 2;
+  o.neighbours = 2;
+  LatentDenoiser d(o);
+  d->eval();
+  auto z = torch::randn({3, 8}), cond = torch::randn({3, 16}), views = torch::randn({3, 4, 16});
+  auto t = torch::tensor({5, 300, 900}, torch::kLong);
+  auto view_pad = torch::tensor({0, 0, 1, 1}, torch::kBool).unsqueeze(0).expand({3, 4}).contiguous();
+  auto nb = torch::randn({3, 2, 8});
+  auto none = d->forward(z, t, cond, views, view_pad);
+  auto absent = d->forward(z, t, cond, views, view_pad, nb, torch::ones({3, 2}, torch::kBool));
+  EXPECT_TRUE(torch::allclose(none, absent, 1e-5, 1e-6)) << (none - absent).abs().max().item<float>();
+  auto present = d->forward(z, t, cond, views, view_pad, nb, torch::zeros({3, 2}, torch::kBool));
+  EXPECT_GT((present - none).abs().max().item<float>(), 1e-3);
+  // Only the second neighbour present: no residual, but its token still counts.
+  auto second = d->forward(z, t, cond, views, view_pad, nb, torch::tensor({1, 0}, torch::kBool).unsqueeze(0).expand({3, 2}));
+  EXPECT_GT((second - none).abs().max().item<float>(), 1e-4);
+  for (auto& p : d->named_parameters())
+    if (p.key().rfind("head.", 0) == 0) p.value().zero_();
+  auto copy = d->forward(z, t, cond, views, view_pad, nb, torch::zeros({3, 2}, torch::kBool));
+  EXPECT_TRUE(torch::allclose(copy, nb.select(1, 0), 1e-6, 1e-6));
+  // A model without neighbours ignores them; a bad count in a config is refused.
+  o.neighbours = 0;
+  LatentDenoiser plain(o);
+  EXPECT_TRUE(torch::equal(plain->forward(z, t, cond, views, view_pad), plain->forward(z, t, cond, views, view_pad, nb)));
+  std::ifstream in(testing::source_dir() + "/configs/diffusion_rag.json");
+  auto rag = parse_diffusion_config(nlohmann::json::parse(in), "diffusion_rag.json");
+  ASSERT_TRUE(rag.ok()) << rag.error().message;
+  EXPECT_EQ(rag->denoiser.neighbours, 3);
+  EXPECT_EQ(rag->diffusion.frame, "view");
+  EXPECT_FALSE(parse_diffusion_config(nlohmann::json{{"denoiser", {{"neighbours", -1}}}}, "x").ok());
+}
+
+// Sample k of a retrieval-augmented model corrects retrieved part k mod (present parts): the lead
+// neighbour rotates over the present ones, the others keep their order, absent ones stay last.
+TEST(LearnDiffusion, LeadNeighbourRotatesOverThePresentOnes) {
+  auto nb = torch::arange(2 * 3 * 2, torch::kFloat).reshape({2, 3, 2});  // row b, part j: values 6b + 2j, +1
+  auto pad = torch::tensor({0, 0, 0, 0, 1, 0}, torch::kBool).reshape({2, 3});  // row 1: part 1 absent
+  auto lead_of = [&](int64_t turn) {
+    auto [n, p] = lead_neighbours(nb, pad, {turn, turn});
+    EXPECT_TRUE(torch::equal(n.sum(1), nb.sum(1)));  // a permutation of each row
+    EXPECT_TRUE(torch::equal(p.sum(1), pad.sum(1)));
+    return std::make_pair(n, p);
+  };
+  auto [n0, p0] = lead_of(0);
+  EXPECT_TRUE(torch::equal(n0[0], nb[0]));  // turn 0: nothing moves in a full row
+  EXPECT_TRUE(torch::equal(n0[1][0], nb[1][0]));
+  EXPECT_TRUE(torch::equal(n0[1][1], nb[1][2]));  // ... the absent one goes last
+  EXPECT_TRUE(p0[1][2].item<bool>());
+  auto [n1, p1] = lead_of(1);
+  EXPECT_TRUE(torch::equal(n1[0][0], nb[0][1]));
+  EXPECT_TRUE(torch::equal(n1[0][1], nb[0][0]));
+  EXPECT_TRUE(torch::equal(n1[0][2], nb[0][2]));
+  EXPECT_TRUE(torch::equal(n1[1][0], nb[1][2]));  // the second present part of row 1 is part 2
+  EXPECT_FALSE(p1[1][0].item<bool>());
+  auto [n5, p5] = lead_of(5);  // 5 mod 3 = 2; 5 mod 2 = 1
+  EXPECT_TRUE(torch::equal(n5[0][0], nb[0][2]));
+  EXPECT_TRUE(torch::equal(n5[1][0], nb[1][2]));
+  auto [na, pa] = lead_neighbours(nb, torch::ones({2, 3}, torch::kBool), {4, 4});  // none present: unchanged
+  EXPECT_TRUE(torch::equal(na, nb));
+}
+
 }  // namespace
 }  // namespace cadcrafter::learn

@@ -37,10 +37,16 @@ class CadGenerator {
   std::vector<std::string> weight_files() const;
   nlohmann::json describe() const;
 
-  // `count` sequences for the views; deterministic for (views, count, seed, steps). steps <= 0:
-  // the run's own sampler step count. Decoded vectors may still fail to build a solid.
+  // How many retrieved parts a retrieval-augmented model takes (0: it takes none).
+  int neighbours() const;
+
+  // `count` sequences for the views; deterministic for (views, count, seed, steps, neighbours).
+  // steps <= 0: the run's own sampler step count. `neighbours`: for a retrieval-augmented model,
+  // known parts near the views (nearest first), each already turned into the frame of the first
+  // view (app/agreement.h facing_quarter_turns); ignored by other models, and a retrieval-augmented
+  // model without them generates from the views alone. Decoded vectors may still fail to build.
   Result<std::vector<CadVec>> generate(const std::vector<GeometryMaps>& views, int count, uint64_t seed,
-                                       int steps = 0) const;
+                                       int steps = 0, const std::vector<CadVec>& neighbours = {}) const;
 
  private:
   struct Impl;

@@ -53,7 +53,7 @@ Status check_top_level(const nlohmann::json& j, const std::set<std::string>& all
 void to_json(nlohmann::json& j, const DiffusionSettings& o) {
   j = {{"max_views", o.max_views},     {"feature_sets", o.feature_sets}, {"timesteps", o.timesteps},     {"schedule", o.schedule},
        {"condition_dropout", o.condition_dropout}, {"distill_weight", o.distill_weight}, {"sampler", o.sampler},
-       {"sample_steps", o.sample_steps}, {"eta", o.eta}, {"frame", o.frame}};
+       {"sample_steps", o.sample_steps}, {"eta", o.eta}, {"frame", o.frame}, {"neighbour_dropout", o.neighbour_dropout}};
 }
 void from_json(const nlohmann::json& j, DiffusionSettings& o) {
   o.max_views = j.value("max_views", o.max_views);
@@ -66,6 +66,7 @@ void from_json(const nlohmann::json& j, DiffusionSettings& o) {
   o.sample_steps = j.value("sample_steps", o.sample_steps);
   o.eta = j.value("eta", o.eta);
   o.frame = j.value("frame", o.frame);
+  o.neighbour_dropout = j.value("neighbour_dropout", o.neighbour_dropout);
 }
 
 Result<BackboneConfig> parse_backbone_config(const nlohmann::json& j, const std::string& origin) {
@@ -143,6 +144,9 @@ Result<DiffusionConfig> parse_diffusion_config(const nlohmann::json& j, const st
                                                 "frame model|view");
   if (c.geometry.d_model % c.geometry.n_heads || c.denoiser.d_model % c.denoiser.n_heads)
     return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument, origin + ": d_model must be a multiple of n_heads");
+  if (c.denoiser.neighbours < 0 || c.denoiser.neighbours > 16 || d.neighbour_dropout < 0 || d.neighbour_dropout > 1)
+    return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument,
+                                         origin + ": denoiser.neighbours in 0..16, diffusion.neighbour_dropout in [0, 1]");
   if (c.train.max_steps < 1 || c.train.batch_size < 1 || c.train.checkpoint_every < 1 || c.train.log_every < 1)
     return Result<DiffusionConfig>::fail(ErrorCode::kInvalidArgument, origin + ": train sizes and steps must be positive");
   c.denoiser.cond_dim = c.geometry.d_model;
@@ -161,10 +165,41 @@ ConditionalPriorImpl::ConditionalPriorImpl(const DiffusionConfig& config) {
 }
 
 torch::Tensor ConditionalPriorImpl::forward(const torch::Tensor& z_t, const torch::Tensor& t, const torch::Tensor& features,
-                                            const torch::Tensor& view_present) {
+                                            const torch::Tensor& view_present, const torch::Tensor& neighbours,
+                                            const torch::Tensor& neighbour_padding) {
   auto enc = geometry->forward(features, view_present);
-  return denoiser->forward(z_t, t, enc.condition, enc.tokens, enc.padding);
+  return denoiser->forward(z_t, t, enc.condition, enc.tokens, enc.padding, neighbours, neighbour_padding);
 }
+
+namespace {
+
+// Mean of a sample's chosen views' features over views and modalities, L2-normalised (the
+// embedding multi_view_embedding gives those views): [F].
+torch::Tensor views_embedding(const torch::Tensor& feats, int64_t s, const std::vector<int64_t>& rows) {
+  auto e = feats[s].index({torch::tensor(rows)}).mean(std::vector<int64_t>{0, 1});
+  return e / e.norm().clamp_min(1e-8);
+}
+
+// The retrieval augmentation of one batch: for queries [B, F] against the bank [N, F] (both
+// normalised), the k nearest bank parts (`exclude[b]` >= 0 left out: the sample itself), each in
+// the quarter turn whose latent is closest to the target z0 [B, z] (latents [N, 4, z], or [N, z]
+// in the model frame). Returns {latents [B, k, z], indices [B, k]}.
+std::pair<torch::Tensor, torch::Tensor> retrieve_neighbours(const torch::Tensor& queries, const torch::Tensor& bank,
+                                                            const std::vector<int64_t>& exclude, const torch::Tensor& latents,
+                                                            const torch::Tensor& z0, int64_t k) {
+  auto sims = torch::matmul(queries, bank.t());
+  for (size_t b = 0; b < exclude.size(); ++b)
+    if (exclude[b] >= 0) sims[static_cast<int64_t>(b)][exclude[b]] = -1e9;
+  auto nearest = std::get<1>(sims.topk(std::min<int64_t>(k, bank.size(0)), 1));
+  auto cand = latents.index({nearest});  // [B, k, 4, z] or [B, k, z]
+  if (cand.dim() == 3) return {cand, nearest};
+  auto dist = (cand - z0.unsqueeze(1).unsqueeze(1)).pow(2).sum(-1);  // [B, k, 4]
+  auto turn = dist.argmin(-1);
+  auto picked = cand.gather(2, turn.unsqueeze(-1).unsqueeze(-1).expand({cand.size(0), cand.size(1), 1, cand.size(3)}));
+  return {picked.squeeze(2), nearest};
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------- shared loop
 
@@ -835,6 +870,9 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
   torch::optim::Adam optimizer(prior->parameters(), torch::optim::AdamOptions(config.train.lr));
   NoiseSchedule schedule(config.diffusion.timesteps, config.diffusion.schedule);
   const int64_t n = f_train.size(0);
+  // Retrieval augmentation: the bank is every training part's embedding over all its cached views.
+  const int64_t k_neighbours = prior->neighbours();
+  const torch::Tensor bank = k_neighbours > 0 ? multi_view_embedding(f_train) : torch::Tensor();
 
   // Gathers `k` views of set `set` of sample `s` into slots 0..k-1 of [max_views, 2, F].
   auto gather = [&](const torch::Tensor& feats, int64_t s, int64_t set, const std::vector<int64_t>& view_ids) {
@@ -852,6 +890,8 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
     auto present = torch::zeros({batch, max_views}, torch::kBool);
     auto present_all = torch::zeros({batch, max_views}, torch::kBool);
     std::vector<int64_t> sample_ids, turn_ids;
+    std::vector<torch::Tensor> queries;
+    auto nb_padding = torch::zeros({batch, std::max<int64_t>(1, k_neighbours)}, torch::kBool);
     for (int64_t b = 0; b < batch; ++b) {
       const auto s = static_cast<int64_t>(rng() % static_cast<uint64_t>(n));
       const auto set = static_cast<int64_t>(rng() % static_cast<uint64_t>(sets));
@@ -871,11 +911,22 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
       for (int64_t v = 0; v < max_views; ++v) present_all[b][v] = true;
       sample_ids.push_back(s);
       if (view_frame) turn_ids.push_back(view_frame_quarter_turns(az_train[s][set * per_set + chosen[0]].item<float>()));
+      if (k_neighbours > 0) {
+        std::vector<int64_t> rows;
+        for (int64_t c : chosen) rows.push_back(set * per_set + c);
+        queries.push_back(views_embedding(f_train, s, rows));
+        if (unit(rng) < config.diffusion.neighbour_dropout) nb_padding[b].fill_(true);
+      }
     }
     auto f = torch::stack(feats).to(ctx.device);
     auto pres = present.to(ctx.device);
     auto z0 = (view_frame ? z_train->index({torch::tensor(sample_ids), torch::tensor(turn_ids)}) : z_train->index({torch::tensor(sample_ids)}))
                   .to(ctx.device);
+    torch::Tensor nb, nb_pad;
+    if (k_neighbours > 0) {
+      nb = retrieve_neighbours(torch::stack(queries), bank, sample_ids, *z_train, z0.to(torch::kCPU), k_neighbours).first.to(ctx.device);
+      nb_pad = nb_padding.to(ctx.device);
+    }
     auto t = torch::randint(0, schedule.steps(), {batch}, torch::TensorOptions().dtype(torch::kLong)).to(ctx.device);
     auto noise = torch::randn_like(z0);
     // A data-parallel rank draws the global batch (same data, t and noise as one process) and
@@ -888,9 +939,13 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
       t = t.slice(0, lo, hi);
       noise = noise.slice(0, lo, hi);
       present_all = present_all.slice(0, lo, hi);
+      if (nb.defined()) {
+        nb = nb.slice(0, lo, hi);
+        nb_pad = nb_pad.slice(0, lo, hi);
+      }
     }
     auto z_t = schedule.add_noise(z0, t, noise);
-    auto loss = torch::mse_loss(prior->forward(z_t, t, f, pres), z0);
+    auto loss = torch::mse_loss(prior->forward(z_t, t, f, pres, nb, nb_pad), z0);
     if (config.diffusion.distill_weight > 0.0) {
       auto all_feats = torch::stack(feats_all).slice(0, lo, hi).to(ctx.device);
       auto teacher = prior->geometry->forward(all_feats, present_all.to(ctx.device)).condition;
@@ -915,16 +970,25 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
     pres.select(1, 0).fill_(true);
     f = f.to(ctx.device);
     pres = pres.to(ctx.device);
-    Denoiser d = [&](const torch::Tensor& z, const torch::Tensor& t) { return prior->forward(z, t, f, pres); };
-    SamplerOptions so;
-    so.steps = 20;
-    so.seed = ctx.seed;
     torch::Tensor target = *z_val;
     if (view_frame) {
       std::vector<int64_t> q;
       for (int64_t i = 0; i < f_val.size(0); ++i) q.push_back(view_frame_quarter_turns(az_val[i][0].item<float>()));
       target = z_val->index({torch::arange(f_val.size(0)), torch::tensor(q)});
     }
+    // Neighbours from the training parts by the first view's features (turned as in training).
+    torch::Tensor nb;
+    if (k_neighbours > 0) {
+      std::vector<torch::Tensor> queries;
+      for (int64_t i = 0; i < f_val.size(0); ++i) queries.push_back(views_embedding(f_val, i, {0}));
+      nb = retrieve_neighbours(torch::stack(queries), bank, std::vector<int64_t>(static_cast<size_t>(f_val.size(0)), -1), *z_train,
+                               target, k_neighbours)
+               .first.to(ctx.device);
+    }
+    Denoiser d = [&](const torch::Tensor& z, const torch::Tensor& t) { return prior->forward(z, t, f, pres, nb); };
+    SamplerOptions so;
+    so.steps = 20;
+    so.seed = ctx.seed;
     auto z = sample_ddim(d, schedule, f_val.size(0), target.size(1), so, ctx.device);
     return torch::mse_loss(z.to(torch::kCPU), target).item<double>();
   };
@@ -969,13 +1033,18 @@ Result<LoadedDiffusion> load_diffusion(const std::string& run_dir, const torch::
 }
 
 torch::Tensor sample_latents(LoadedDiffusion& model, const torch::Tensor& features, const torch::Tensor& view_present,
-                             uint64_t seed, const torch::Device& device, int64_t steps) {
+                             uint64_t seed, const torch::Device& device, int64_t steps, const torch::Tensor& neighbours,
+                             const torch::Tensor& neighbour_padding) {
   torch::NoGradGuard no_grad;
   const auto& d = model.config.diffusion;
   NoiseSchedule schedule(d.timesteps, d.schedule);
   auto f = features.to(device);
   auto present = view_present.to(device);
-  Denoiser denoiser = [&](const torch::Tensor& z, const torch::Tensor& t) { return model.prior->forward(z, t, f, present); };
+  const torch::Tensor nb = neighbours.defined() ? neighbours.to(device) : torch::Tensor();
+  const torch::Tensor nb_pad = neighbour_padding.defined() ? neighbour_padding.to(device) : torch::Tensor();
+  Denoiser denoiser = [&](const torch::Tensor& z, const torch::Tensor& t) {
+    return model.prior->forward(z, t, f, present, nb, nb_pad);
+  };
   SamplerOptions so;
   so.steps = steps > 0 ? steps : d.sample_steps;
   so.eta = d.eta;
@@ -983,6 +1052,58 @@ torch::Tensor sample_latents(LoadedDiffusion& model, const torch::Tensor& featur
   const int64_t z_dim = model.autoencoder->options().z_dim;
   return d.sampler == "ddpm" ? sample_ddpm(denoiser, schedule, f.size(0), z_dim, so, device)
                              : sample_ddim(denoiser, schedule, f.size(0), z_dim, so, device);
+}
+
+std::pair<torch::Tensor, torch::Tensor> neighbour_latents(LoadedDiffusion& model, const std::vector<std::vector<VecRows>>& parts,
+                                                          const torch::Device& device) {
+  torch::NoGradGuard no_grad;
+  const int64_t k = std::max<int64_t>(1, model.prior->neighbours());
+  const int64_t z_dim = model.autoencoder->options().z_dim, batch = static_cast<int64_t>(parts.size());
+  auto latents = torch::zeros({batch, k, z_dim});
+  auto padding = torch::ones({batch, k}, torch::kBool);
+  std::vector<const VecRows*> rows;
+  std::vector<std::pair<int64_t, int64_t>> slots;
+  for (int64_t b = 0; b < batch; ++b)
+    for (int64_t j = 0; j < std::min<int64_t>(k, static_cast<int64_t>(parts[static_cast<size_t>(b)].size())); ++j) {
+      const VecRows& r = parts[static_cast<size_t>(b)][static_cast<size_t>(j)];
+      if (r.empty() || r.size() > static_cast<size_t>(kMaxSeqLen)) continue;
+      rows.push_back(&r);
+      slots.emplace_back(b, j);
+    }
+  if (!rows.empty()) {
+    auto z = encode_latents(model.autoencoder, rows, device).to(torch::kCPU);
+    for (size_t i = 0; i < slots.size(); ++i) {
+      latents[slots[i].first][slots[i].second] = z[static_cast<int64_t>(i)];
+      padding[slots[i].first][slots[i].second] = false;
+    }
+  }
+  return {latents, padding};
+}
+
+std::pair<torch::Tensor, torch::Tensor> lead_neighbours(const torch::Tensor& neighbours, const torch::Tensor& padding,
+                                                        const std::vector<int64_t>& turns) {
+  const int64_t batch = neighbours.size(0), k = neighbours.size(1);
+  auto pad = padding.to(torch::kCPU).contiguous();
+  auto absent = pad.accessor<bool, 2>();
+  auto order = torch::empty({batch, k}, torch::kLong);
+  auto o = order.accessor<int64_t, 2>();
+  for (int64_t b = 0; b < batch; ++b) {
+    std::vector<int64_t> present, missing;
+    for (int64_t j = 0; j < k; ++j) (absent[b][j] ? missing : present).push_back(j);
+    std::vector<int64_t> row;
+    if (!present.empty()) {
+      const auto n = static_cast<int64_t>(present.size());
+      const int64_t turn = b < static_cast<int64_t>(turns.size()) ? turns[static_cast<size_t>(b)] : 0;
+      const int64_t lead = present[static_cast<size_t>(((turn % n) + n) % n)];
+      row.push_back(lead);
+      for (int64_t j : present)
+        if (j != lead) row.push_back(j);
+    }
+    row.insert(row.end(), missing.begin(), missing.end());
+    for (int64_t j = 0; j < k; ++j) o[b][j] = row[static_cast<size_t>(j)];
+  }
+  auto idx = order.to(neighbours.device());
+  return {neighbours.gather(1, idx.unsqueeze(-1).expand_as(neighbours)), padding.gather(1, idx.to(padding.device()))};
 }
 
 int64_t dataset_views_per_set(const std::string& dataset_dir) {

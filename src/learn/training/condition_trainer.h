@@ -76,6 +76,12 @@ struct DiffusionSettings {
   // about +Z by minus the quarter turn nearest to the first conditioning view's azimuth, so the
   // images determine it; the autoencoder encodes the turned sequence).
   std::string frame = "model";
+  // Retrieval augmentation (denoiser.neighbours > 0): each training sample's neighbours are the
+  // training parts nearest to its chosen views by the same features (the part itself left out),
+  // nearest first, each in the quarter turn whose latent is closest to the target's (the turn
+  // reconstruct and eval find by rendering, app/agreement.h facing_quarter_turns); all of a
+  // sample's neighbours are dropped with this probability, so the model also runs without them.
+  double neighbour_dropout = 0.1;
 };
 struct DiffusionConfig {
   GeometryEncoderOptions geometry;
@@ -90,9 +96,12 @@ nlohmann::json diffusion_config_to_json(const DiffusionConfig& c);
 class ConditionalPriorImpl : public torch::nn::Module {
  public:
   explicit ConditionalPriorImpl(const DiffusionConfig& config);
-  // features [B, V, 2, F], view_present [B, V] -> predicted z0.
+  // features [B, V, 2, F], view_present [B, V] -> predicted z0; neighbours [B, K, z] and their
+  // padding [B, K] (true = absent) as in LatentDenoiser, may be undefined.
   torch::Tensor forward(const torch::Tensor& z_t, const torch::Tensor& t, const torch::Tensor& features,
-                        const torch::Tensor& view_present);
+                        const torch::Tensor& view_present, const torch::Tensor& neighbours = {},
+                        const torch::Tensor& neighbour_padding = {});
+  int64_t neighbours() const { return denoiser->options().neighbours; }
   GeometryEncoder geometry{nullptr};
   LatentDenoiser denoiser{nullptr};
 };
@@ -149,8 +158,25 @@ Result<LoadedDiffusion> load_diffusion(const std::string& run_dir, const torch::
 
 // Latents for features [B, V, 2, F] with view_present [B, V] (V <= max_views), sampled with the
 // run's sampler and its step count (or `steps` when > 0); deterministic for `seed`.
+// A retrieval-augmented model (prior->neighbours() > 0) also takes `neighbours` [B, K, z] with
+// `neighbour_padding` [B, K] (neighbour_latents); undefined = without neighbours.
 torch::Tensor sample_latents(LoadedDiffusion& model, const torch::Tensor& features, const torch::Tensor& view_present,
-                             uint64_t seed, const torch::Device& device, int64_t steps = 0);
+                             uint64_t seed, const torch::Device& device, int64_t steps = 0,
+                             const torch::Tensor& neighbours = {}, const torch::Tensor& neighbour_padding = {});
+
+// The latents of retrieved parts for a retrieval-augmented model: `parts[b]` are sample b's
+// neighbours (nearest first, already turned into the frame of its first view), at most
+// prior->neighbours() used; a part the encoder refuses or an empty one is left absent.
+// Returns {latents [B, K, z], padding [B, K]}.
+std::pair<torch::Tensor, torch::Tensor> neighbour_latents(LoadedDiffusion& model, const std::vector<std::vector<VecRows>>& parts,
+                                                          const torch::Device& device);
+
+// Neighbours [B, K, z] / padding [B, K] reordered so that row b's present neighbour number
+// `turns[b]` mod (its count of present ones) comes first, the other present ones after it in their
+// order, absent ones last: the model corrects the first one, so a sampler that gives its samples
+// different turns makes them edits of different retrieved parts.
+std::pair<torch::Tensor, torch::Tensor> lead_neighbours(const torch::Tensor& neighbours, const torch::Tensor& padding,
+                                                        const std::vector<int64_t>& turns);
 
 // Views per rendering set of a dataset (dataset.json config.views_per_set, default 4).
 int64_t dataset_views_per_set(const std::string& dataset_dir);
