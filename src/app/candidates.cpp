@@ -2,9 +2,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
+#include "app/agreement.h"
 #include "app/sha256.h"
+#include "cad/turn.h"
 #include "data/generator.h"
+#include "kernel/check.h"
+#include "kernel/tessellate.h"
 #include "learn/inference/cad_generator.h"
 #include "learn/inference/part_index.h"
 
@@ -50,8 +55,9 @@ class ProceduralSearch : public CandidateSource {
 
 class LatentDiffusionSource : public CandidateSource {
  public:
-  LatentDiffusionSource(const LatentDiffusionOptions& options, learn::CadGenerator generator)
-      : options_(options), generator_(std::move(generator)) {}
+  LatentDiffusionSource(const LatentDiffusionOptions& options, learn::CadGenerator generator,
+                        std::optional<learn::PartIndex> index)
+      : options_(options), generator_(std::move(generator)), index_(std::move(index)) {}
   std::string name() const override { return "latent-diffusion"; }
   nlohmann::json describe() const override {
     nlohmann::json weights = nlohmann::json::array();
@@ -67,6 +73,7 @@ class LatentDiffusionSource : public CandidateSource {
             {"steps", options_.steps > 0 ? options_.steps : generator_.default_steps()},
             {"proposals_per_sample", options_.proposals_per_sample},
             {"min_pool", options_.min_pool},
+            {"neighbours_from", index_ ? index_->describe() : nlohmann::json(nullptr)},
             {"weights", weights}};
   }
   int pool_size(int samples) const override {
@@ -78,13 +85,16 @@ class LatentDiffusionSource : public CandidateSource {
       if (static_cast<int>(maps.size()) == generator_.max_views()) break;
       maps.push_back({v.size, v.depth, v.normal, v.mask});
     }
-    auto vecs = generator_.generate(maps, count, seed, options_.steps);
+    auto neighbours = faced_neighbours(maps, views.front());
+    if (!neighbours) return neighbours.error();
+    auto vecs = generator_.generate(maps, count, seed, options_.steps, *neighbours);
     if (!vecs) return vecs.error();
     std::vector<Proposal> out;
     for (size_t k = 0; k < vecs->size(); ++k) {
       Proposal p;
       p.vec = (*vecs)[k];
-      p.origin = "latent diffusion sample " + std::to_string(k) + " (seed " + std::to_string(seed) + ")";
+      p.origin = "latent diffusion sample " + std::to_string(k) + " (seed " + std::to_string(seed) + ")" +
+                 (neighbours->empty() ? std::string() : ", edited from " + std::to_string(neighbours->size()) + " retrieved part(s)");
       auto model = decode(p.vec);
       if (model) {
         p.model = std::move(*model);
@@ -97,9 +107,35 @@ class LatentDiffusionSource : public CandidateSource {
     return out;
   }
 
+  // The retrieval-augmented model's neighbours: the nearest indexed parts to the views, each
+  // turned to face the first view as reconstruct turns its answers (parts that do not build are
+  // skipped). Empty for a model without neighbours or without an index.
+  Result<std::vector<CadVec>> faced_neighbours(const std::vector<learn::GeometryMaps>& maps, const ViewMaps& first) const {
+    std::vector<CadVec> out;
+    if (!index_ || generator_.neighbours() <= 0) return out;
+    auto parts = index_->nearest(maps, generator_.neighbours());
+    if (!parts) return parts.error();
+    for (const auto& part : *parts) {
+      auto model = decode(part.vec);
+      if (!model) continue;
+      CheckOptions copt;
+      copt.keep_solid = true;
+      copt.timeout_ms = 4000;
+      const CheckResult c = check_model(*model, copt);
+      if (!c.valid) continue;
+      const Mesh mesh = tessellate(c.solid);
+      if (mesh.empty()) continue;
+      const int k = facing_quarter_turns(mesh, first);
+      auto turned = k == 0 ? Result<CadVec>(part.vec) : turn_vec(part.vec, -k);
+      if (turned) out.push_back(*turned);
+    }
+    return out;
+  }
+
  private:
   LatentDiffusionOptions options_;
   learn::CadGenerator generator_;
+  std::optional<learn::PartIndex> index_;
 };
 
 }  // namespace
@@ -107,7 +143,16 @@ class LatentDiffusionSource : public CandidateSource {
 Result<std::unique_ptr<CandidateSource>> make_latent_diffusion(const LatentDiffusionOptions& options) {
   auto generator = learn::CadGenerator::load(options.run_dir);
   if (!generator) return generator.error();
-  std::unique_ptr<CandidateSource> source = std::make_unique<LatentDiffusionSource>(options, std::move(*generator));
+  std::optional<learn::PartIndex> index;
+  if (generator->neighbours() > 0 && !options.index_dir.empty()) {
+    auto loaded = learn::PartIndex::load(options.index_dir);
+    if (!loaded)
+      return Result<std::unique_ptr<CandidateSource>>::fail(
+          loaded.error().code, "the retrieval-augmented diffusion model's part index: " + loaded.error().message);
+    index = std::move(*loaded);
+  }
+  std::unique_ptr<CandidateSource> source =
+      std::make_unique<LatentDiffusionSource>(options, std::move(*generator), std::move(index));
   return source;
 }
 

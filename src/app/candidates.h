@@ -67,8 +67,14 @@ struct LatentDiffusionOptions {
   // draw a pool several times the candidates wanted.
   int proposals_per_sample = 3;
   int min_pool = 16;
+  // For a retrieval-augmented model (learn/networks/latent_diffusion.h): the part index its
+  // neighbours come from (models/retrieval; it must use the model's backbone). Each neighbour is
+  // built, turned to face the first view (agreement.h facing_quarter_turns) and handed to the
+  // generator. "" or a model without neighbours: generation from the views alone.
+  std::string index_dir;
 };
-// Fails when the run cannot be loaded (missing weights, or an autoencoder/backbone it names).
+// Fails when the run cannot be loaded (missing weights, or an autoencoder/backbone it names), or
+// when index_dir is set for a retrieval-augmented model and the index cannot be loaded.
 Result<std::unique_ptr<CandidateSource>> make_latent_diffusion(const LatentDiffusionOptions& options);
 
 struct RetrievalSourceOptions {

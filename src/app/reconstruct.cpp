@@ -332,6 +332,7 @@ Result<std::unique_ptr<CandidateSource>> make_source(const ReconstructParams& pa
     LatentDiffusionOptions options;
     options.run_dir = diffusion_dir;
     options.steps = params.steps;
+    if (fs::is_regular_file(retrieval_dir + "/config.json")) options.index_dir = retrieval_dir;
     auto made = make_latent_diffusion(options);
     if (!made)
       return R::fail(made.error().code, made.error().message +
