@@ -78,6 +78,39 @@ TEST(CliTrainEval, ThreeStagesThenEval) {
     EXPECT_TRUE(d["retrieval_baseline"]["geometry"].contains("chamfer_median")) << d.dump();
     EXPECT_TRUE(fs::is_regular_file(out + "/eval.md"));
   }
+  // Answers are scored re-encoded in the targets' centred frame unless --raw-answers.
+  EXPECT_EQ(json_file(dir / "eval_d4/eval.json")["answers_centred"], true);
+  r = cadcrafter("eval --model '" + (dir / "diffusion") + "' --data '" + data +
+                     "' --split train --views 1 --limit 2 --raw-answers -q -o '" + (dir / "eval_raw") + "'",
+                 dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json_file(dir / "eval_raw/eval.json")["answers_centred"], false);
+
+  // A retrieval-augmented model (configs/diffusion_rag.json at toy size) edits the parts of a part
+  // index nearest to the views: eval needs that index and says so.
+  auto rag = nlohmann::json::parse(slurp(configs + "diffusion_tiny.json"));
+  rag["denoiser"]["neighbours"] = 2;
+  rag["denoiser"]["neighbour_residual"] = true;
+  rag["diffusion"]["frame"] = "view";
+  rag["train"]["max_steps"] = 4;
+  ASSERT_TRUE(write_file_atomically(dir / "rag.json", rag.dump(2)));
+  r = cadcrafter("train diffusion --data '" + data + "' --ae '" + (dir / "ae") + "' --backbone '" + (dir / "backbone") +
+                     "' --config '" + (dir / "rag.json") + "' -q -o '" + (dir / "rag") + "'",
+                 dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string rag_eval = "eval --model '" + (dir / "rag") + "' --data '" + data + "' --split train --views 2 --limit 3 -q";
+  r = cadcrafter(rag_eval + " -o '" + (dir / "eval_rag0") + "'", dir);
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--index"), std::string::npos) << r.err;
+  r = cadcrafter("index build --data '" + data + "' --backbone '" + (dir / "backbone") + "' -q -o '" + (dir / "index") + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = cadcrafter(rag_eval + " --index '" + (dir / "index") + "' -o '" + (dir / "eval_rag") + "'", dir);
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto g = json_file(dir / "eval_rag/eval.json");
+  EXPECT_EQ(g["neighbours"], 2);
+  EXPECT_EQ(g["diffusion"]["sequences"], 3);
+  EXPECT_NE(slurp(dir / "eval_rag/eval.md").find("editing the 2 nearest parts"), std::string::npos);
+
   // Photo-like renders through the shipped estimator, as a user's photos would go.
   r = cadcrafter("eval --model '" + (dir / "diffusion") + "' --data '" + data +
                      "' --split train --inputs photo --views 4 --limit 3 -q -o '" + (dir / "eval_photo") + "'",

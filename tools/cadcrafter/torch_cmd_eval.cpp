@@ -29,9 +29,11 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "app/agreement.h"
 #include "app/reconstruct.h"
@@ -39,6 +41,7 @@
 #include "cad/turn.h"
 #include "command.h"
 #include "data/dataset.h"
+#include "geom/mesh_measure.h"
 #include "kernel/batch_check.h"
 #include "kernel/check.h"
 #include "kernel/tessellate.h"
@@ -66,6 +69,7 @@ struct EvalCliOptions {
   int64_t limit = 0;
   uint64_t seed = 0;
   bool no_geometry = false, quiet = false;
+  bool centre_answers = true;  // diffusion answers re-encoded in the targets' centred frame (face_first_views)
   // --pipeline: the whole reconstruct pipeline (app::reconstruct_views) instead of one model.
   bool pipeline = false, no_refine = false;
   std::string weights, candidates = "auto";
@@ -158,27 +162,40 @@ Result<FirstViews> first_views(const DatasetReader& reader, const std::vector<si
 }
 
 // Each answer turned to face its first view as reconstruct turns its output (app/agreement.h,
-// facing_quarter_turns); answers that do not build stay as they are. Returns the turns applied.
+// facing_quarter_turns); answers that do not build stay as they are. With `centre`, each answer that
+// builds is also re-encoded in the targets' centred frame (app/reconstruct.h encode_candidate: box
+// centred on the origin, DeepCAD's normalisation), as the dataset builder encodes the targets: a
+// generated sequence may put the part anywhere about its origin and at any scale, which no image
+// determines. `map_of(i)` is the index into fv.maps of answer i. Returns the turns applied.
 std::vector<int> face_first_views(std::vector<learn::VecRows>& answers, const FirstViews& fv, int threads, bool progress,
-                                  const char* label) {
+                                  const char* label, bool centre = false,
+                                  const std::function<size_t(size_t)>& map_of = {}) {
   std::vector<int> turns(answers.size(), 0);
   ProgressBar bar(label, static_cast<int64_t>(answers.size()), progress);
   parallel_for(static_cast<int64_t>(answers.size()), std::max(1, threads), [&](int64_t i, int) {
     auto& a = answers[static_cast<size_t>(i)];
-    auto model = decode(a);
+    auto model = a.empty() ? Result<CadModel>::fail(ErrorCode::kInvalidArgument, "empty") : decode(a);
     if (model) {
       CheckOptions copt;
       copt.keep_solid = true;
       copt.timeout_ms = 4000;
-      const CheckResult c = check_model(*model, copt);
+      CheckResult c = check_model(*model, copt);
       if (c.valid) {
-        const Mesh mesh = tessellate(c.solid);
-        const int k = mesh.empty() ? 0 : app::facing_quarter_turns(mesh, fv.maps[static_cast<size_t>(i)]);
+        Mesh mesh = tessellate(c.solid);
+        const size_t m = map_of ? map_of(static_cast<size_t>(i)) : static_cast<size_t>(i);
+        const int k = mesh.empty() ? 0 : app::facing_quarter_turns(mesh, fv.maps[m]);
+        CadModel faced = k == 0 ? *model : turn_about_z(*model, -k);
         if (k != 0)
           if (auto t = turn_vec(a, -k)) {
             a = *t;
             turns[static_cast<size_t>(i)] = k;
+            if (centre) {
+              c = check_model(faced, copt);
+              mesh = c.valid ? tessellate(c.solid) : Mesh{};
+            }
           }
+        if (centre && !mesh.empty())
+          if (auto v = app::encode_candidate(faced, mesh_bbox(mesh))) a = learn::VecRows(v->begin(), v->end());
       }
     }
     bar.add(1);
@@ -364,12 +381,49 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
     std::fprintf(stderr, "eval: the estimator found no object in %d of %lld views (left out of the condition)\n", failed_views,
                  static_cast<long long>(n * views));
 
+  // The view frame: targets turned to face their first view, answers turned as reconstruct turns them.
+  const bool view_frame = o.frame == "view";
+  FirstViews fv;
+  std::vector<learn::VecRows> turned_targets;
+  if (view_frame) {
+    auto got = view_frame_targets(*reader, indices, !o.quiet, targets, turned_targets);
+    if (!got) return fail(name, got.error().message);
+    fv = std::move(*got);
+  }
+  // A retrieval-augmented model edits the parts of --index nearest to the same views, each turned
+  // to face the first view as reconstruct turns them (app/candidates.h LatentDiffusionOptions).
+  const int64_t k_nb = model->prior->neighbours();
+  torch::Tensor nb, nb_padding;
+  if (k_nb > 0) {
+    if (o.index.empty()) return fail(name, o.model + " is retrieval-augmented: pass --index <part index> (models/retrieval)");
+    if (!view_frame) return fail(name, "a retrieval-augmented model is evaluated in the view frame (--frame view)");
+    auto index = learn::PartIndex::load(o.index);
+    if (!index) return fail(name, index.error().message);
+    auto emb = learn::multi_view_embedding(feats->narrow(1, 0, views)).contiguous();
+    std::vector<learn::VecRows> flat;
+    for (int64_t i = 0; i < n; ++i) {
+      std::vector<float> e(emb[i].data_ptr<float>(), emb[i].data_ptr<float>() + emb.size(1));
+      auto near = index->nearest_to(e, static_cast<int>(k_nb));
+      for (int64_t j = 0; j < k_nb; ++j)
+        flat.push_back(j < static_cast<int64_t>(near.size()) ? near[static_cast<size_t>(j)].vec : learn::VecRows{});
+    }
+    face_first_views(flat, fv, o.threads, !o.quiet, "turn neighbours", false,
+                     [k_nb](size_t i) { return i / static_cast<size_t>(k_nb); });
+    std::vector<std::vector<learn::VecRows>> parts(static_cast<size_t>(n));
+    for (size_t i = 0; i < flat.size(); ++i) parts[i / static_cast<size_t>(k_nb)].push_back(std::move(flat[i]));
+    std::tie(nb, nb_padding) = learn::neighbour_latents(*model, parts, device);
+  }
+
   std::vector<learn::VecRows> preds(static_cast<size_t>(n));
   std::vector<bool> chosen(static_cast<size_t>(n), false);
   const int samples = std::max(1, o.samples);
   for (int k = 0; k < samples; ++k) {
     std::fprintf(stderr, "eval: sampling candidate %d/%d for %lld models\n", k + 1, samples, static_cast<long long>(n));
-    auto z = learn::sample_latents(*model, cond, present, o.seed + static_cast<uint64_t>(k), device);
+    // A retrieval-augmented model edits each neighbour in turn (learn::lead_neighbours): sample k
+    // corrects neighbour k mod K, as reconstruct's samples do, so they are not all edits of one part.
+    torch::Tensor nb_k = nb, pad_k = nb_padding;
+    if (k_nb > 1) std::tie(nb_k, pad_k) = learn::lead_neighbours(nb, nb_padding, std::vector<int64_t>(static_cast<size_t>(n), k));
+    auto z = learn::sample_latents(*model, cond, present, o.seed + static_cast<uint64_t>(k), device, 0, nb_k, pad_k);
     torch::NoGradGuard no_grad;
     auto decoded = model->autoencoder->decode(z.to(device), learn::kMaxSeqLen);
     auto vecs = learn::logits_to_vecs(decoded.command_logits, decoded.args_logits, decoding);
@@ -384,16 +438,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
       }
     }
   }
-  // The view frame: targets turned to face their first view, answers turned as reconstruct turns them.
-  const bool view_frame = o.frame == "view";
-  FirstViews fv;
-  std::vector<learn::VecRows> turned_targets;
-  if (view_frame) {
-    auto got = view_frame_targets(*reader, indices, !o.quiet, targets, turned_targets);
-    if (!got) return fail(name, got.error().message);
-    fv = std::move(*got);
-    face_first_views(preds, fv, o.threads, !o.quiet, "turn answers");
-  }
+  if (view_frame) face_first_views(preds, fv, o.threads, !o.quiet, "turn answers", o.centre_answers);
   const learn::CadEvalOptions eopt = eval_options(o);
   auto report = learn::evaluate_sequences(preds, targets, eopt);
   const int64_t per_set = learn::dataset_views_per_set(o.data);
@@ -459,11 +504,14 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
                       {"views", views},    {"samples", samples},   {"task", "image_to_cad"},
                       {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"decoding", o.decoding},
                       {"retrieval_database", db_dir}, {"frame", o.frame}, {"identity_retrieval", identity},
+                      {"neighbours", k_nb}, {"answers_centred", view_frame && o.centre_answers},
                       {"diffusion", learn::report_to_json(report)}, {"retrieval_baseline", learn::report_to_json(retrieval)}};
   std::string md = "# Evaluation of " + o.model + " on " + o.split + " (" + std::to_string(views) + " view(s), " +
                    std::to_string(samples) + " sample(s), inputs: " +
                    (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
-                   ", command decoding: " + o.decoding + ", frame: " + o.frame + ")\n\n" +
+                   ", command decoding: " + o.decoding + ", frame: " + o.frame +
+                   (k_nb > 0 ? ", editing the " + std::to_string(k_nb) + " nearest parts of " + o.index : std::string()) +
+                   (view_frame && o.centre_answers ? ", answers re-encoded centred" : "") + ")\n\n" +
                    learn::report_to_markdown("Latent diffusion", report) + "\n" +
                    learn::report_to_markdown("Nearest-neighbour retrieval baseline", retrieval);
   md += identity_markdown(identity, views);
@@ -791,7 +839,10 @@ CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accur
       ->capture_default_str();
   app.add_option("--index", o->index,
                  "Part index (cadcrafter index build) searched by the retrieval baseline instead of the training split's "
-                 "features");
+                 "features; a retrieval-augmented diffusion model takes its neighbours from it (required then)");
+  app.add_flag("!--raw-answers", o->centre_answers,
+               "View frame: score the generated sequences as decoded, instead of re-encoded in the targets' centred frame "
+               "(box centred, DeepCAD's normalisation)");
   app.add_option("--frame", o->frame,
                  "Target frame: view (each target turned to face the first conditioning view, and each answer turned the "
                  "way reconstruct turns it) or model (the part's own frame)")
