@@ -98,7 +98,7 @@ TEST(CliTrainEval, ThreeStagesThenEval) {
                      "' --config '" + (dir / "rag.json") + "' -q -o '" + (dir / "rag") + "'",
                  dir);
   ASSERT_EQ(r.code, 0) << r.err;
-  const std::string rag_eval = "eval --model '" + (dir / "rag") + "' --data '" + data + "' --split train --views 2 --limit 3 -q";
+  const std::string rag_eval = "eval --model '" + (dir / "rag") + "' --data '" + data + "' --split train --views 4 --limit 3 -q";
   r = cadcrafter(rag_eval + " -o '" + (dir / "eval_rag0") + "'", dir);
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("--index"), std::string::npos) << r.err;
