@@ -15,6 +15,18 @@
 namespace cadcrafter::learn {
 namespace {
 
+// A small denoiser over z_dim latents with a 16-wide condition.
+LatentDenoiserOptions small_denoiser(int64_t z_dim, int64_t d_model, int64_t n_heads, int64_t layers) {
+  LatentDenoiserOptions o;
+  o.z_dim = z_dim;
+  o.cond_dim = 16;
+  o.d_model = d_model;
+  o.n_heads = n_heads;
+  o.ff_dim = 2 * d_model;
+  o.layers = layers;
+  return o;
+}
+
 TEST(LearnDiffusion, LinearScheduleMatchesDdpm) {
   NoiseSchedule s(1000, "linear");
   EXPECT_NEAR(s.betas()[0].item<double>(), 1e-4, 1e-12);
@@ -50,14 +62,7 @@ TEST(LearnDiffusion, SamplersReachAnOracleTarget) {
 
 TEST(LearnDiffusion, SamplersAreDeterministicForASeed) {
   torch::manual_seed(0);
-  LatentDenoiserOptions o;
-  o.z_dim = 16;
-  o.cond_dim = 16;
-  o.d_model = 32;
-  o.n_heads = 4;
-  o.ff_dim = 64;
-  o.layers = 1;
-  LatentDenoiser net(o);
+  LatentDenoiser net(small_denoiser(16, 32, 4, 1));
   net->eval();
   auto cond = torch::randn({2, 16});
   auto views = torch::randn({2, 4, 16});
@@ -198,13 +203,7 @@ TEST(LearnDiffusion, ConditionalPriorTrainsOneStep) {
 TEST(LearnDiffusion, NeighbourTokensAreMaskedAndTheNearestIsTheResidual) {
   torch::manual_seed(3);
   torch::NoGradGuard no_grad;
-  LatentDenoiserOptions o;
-  o.z_dim = 8;
-  o.cond_dim = 16;
-  o.d_model = 16;
-  o.n_heads = 2;
-  o.ff_dim = 32;
-  o.layers = 2;
+  LatentDenoiserOptions o = small_denoiser(8, 16, 2, 2);
   o.neighbours = 2;
   LatentDenoiser d(o);
   d->eval();
