@@ -666,16 +666,24 @@ void scale_to_size(Evaluated& e, double size_mm) {
   e.scale = factor;
 }
 
-// Stage 5c (the DeepCAD vector, sequence.h5): the generated or indexed vector as it came out of
-// its source (turned with the model) when there is one, even one that does not decode, else the
-// model encoded in the targets' centred frame (encode_candidate; the box of the mesh, which is the
-// tessellation of the model before scale_to_size: the encoder normalises, so the scale does not matter).
+// Stage 5c (the DeepCAD vector, sequence.h5): the model encoded in the targets' centred frame
+// (encode_candidate; the box of the mesh, which is the tessellation of the model before
+// scale_to_size: the encoder normalises, so the scale does not matter). An indexed vector is kept as
+// it came (turned with the model: the index is centred already), and so is a generated one that does
+// not build (even one that does not decode) or whose re-encoding fails; a generated one that builds
+// is re-encoded, since nothing centres a sampled sequence's part on its origin.
 void candidate_vec(Evaluated& e, const CadModel& unscaled) {
-  if (!e.proposal.vec.empty()) {
+  const bool generated = proposal_source(e.proposal) == "diffusion";
+  const bool encodable = e.check.valid && !e.mesh.empty();
+  if (!e.proposal.vec.empty() && !(generated && encodable)) {
     e.vec = e.proposal.vec;
     return;
   }
-  auto vec = e.check.valid && !e.mesh.empty() ? encode_candidate(unscaled, mesh_bbox(e.mesh)) : encode(unscaled);
+  auto vec = encodable ? encode_candidate(unscaled, mesh_bbox(e.mesh)) : encode(unscaled);
+  if (!vec && !e.proposal.vec.empty()) {
+    e.vec = e.proposal.vec;
+    return;
+  }
   if (vec)
     e.vec = std::move(*vec);
   else

@@ -127,10 +127,12 @@ TEST(PipelineVec, ReconstructViewsRanksAndEncodesInMemory) {
 }
 
 
-// A source whose proposals are one part three times, with given priors (or none).
+// A source whose proposals are one part several times, with given priors (or none), labelled
+// `origin` and carrying `vec` as a source's own DeepCAD vector.
 class FixedSource : public CandidateSource {
  public:
-  FixedSource(CadModel model, std::vector<std::pair<bool, double>> priors) : model_(std::move(model)), priors_(std::move(priors)) {}
+  FixedSource(CadModel model, std::vector<std::pair<bool, double>> priors, std::string origin = "fixed", CadVec vec = {})
+      : model_(std::move(model)), priors_(std::move(priors)), origin_(std::move(origin)), vec_(std::move(vec)) {}
   std::string name() const override { return "fixed"; }
   nlohmann::json describe() const override { return {{"name", name()}}; }
   int pool_size(int) const override { return static_cast<int>(priors_.size()); }
@@ -139,7 +141,8 @@ class FixedSource : public CandidateSource {
     for (const auto& [has, prior] : priors_) {
       Proposal p;
       p.model = model_;
-      p.origin = "fixed";
+      p.origin = origin_;
+      p.vec = vec_;
       p.has_prior = has;
       p.prior = prior;
       out.push_back(p);
@@ -150,7 +153,53 @@ class FixedSource : public CandidateSource {
  private:
   CadModel model_;
   std::vector<std::pair<bool, double>> priors_;
+  std::string origin_;
+  CadVec vec_;
 };
+
+// sequence.h5 of a generated candidate is re-encoded centred (nothing centres a sampled sequence's
+// part on its CAD origin); an indexed part's vector is kept as it came (the index is centred).
+TEST(PipelineVec, GeneratedVectorsAreWrittenCentredIndexedOnesAsTheyCame) {
+  CadModel part = l_on_xz_plane();
+  part.bbox = mesh_bbox(mesh_of(part));
+  auto vec = encode(part);  // DeepCAD's own normalisation about the CAD origin: off centre
+  ASSERT_TRUE(vec.ok()) << vec.error().message;
+  auto model = decode(*vec);
+  ASSERT_TRUE(model.ok()) << model.error().message;
+  const Mesh off = mesh_of(*model);
+  ASSERT_FALSE(off.empty());
+  // Distance of the box centre from the origin, and the longest half-extent, of a vector's part.
+  auto centre_and_half = [](const CadVec& v) {
+    auto m = decode(v);
+    EXPECT_TRUE(m.ok());
+    const BoundingBox b = m.ok() ? mesh_bbox(mesh_of(*m)) : BoundingBox{};
+    const double cx = 0.5 * (b.min.x + b.max.x), cy = 0.5 * (b.min.y + b.max.y), cz = 0.5 * (b.min.z + b.max.z);
+    const double half = 0.5 * std::max({b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z});
+    return std::make_pair(std::sqrt(cx * cx + cy * cy + cz * cz), half);
+  };
+  ASSERT_GT(centre_and_half(*vec).first, 0.2);
+  const std::vector<ViewMaps> views = {rendered_view(off, 30, 25)};
+  ReconstructParams params;
+  params.samples = 1;
+  params.threads = 2;
+  params.refine = false;
+  for (const std::string origin : {"latent diffusion sample 0 (seed 1)", "retrieval: part 7 of the index"}) {
+    FixedSource source(*model, {{false, 0.0}}, origin, *vec);
+    auto r = reconstruct_views(views, params, {}, &source);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_EQ(r->ranking.size(), 1u);
+    const PipelineCandidate& top = r->ranking[0];
+    ASSERT_TRUE(top.check.valid) << top.check.reason;
+    const auto [centre, half] = centre_and_half(top.vec);
+    if (top.source == "diffusion") {
+      EXPECT_LT(centre, 0.02) << origin;
+      EXPECT_NEAR(half, kNormFactor, 0.02) << origin;
+    } else {
+      EXPECT_EQ(top.source, "retrieval");
+      EXPECT_GT(centre, 0.2) << origin;  // as it came (turned with the model at most)
+    }
+  }
+}
 
 // The ranking key is the agreement score plus prior_weight x the source's prior: with equal
 // agreement (one part proposed three times), weight 0 keeps the proposal order and a positive
