@@ -670,8 +670,9 @@ void scale_to_size(Evaluated& e, double size_mm) {
 // (encode_candidate; the box of the mesh, which is the tessellation of the model before
 // scale_to_size: the encoder normalises, so the scale does not matter). An indexed vector is kept as
 // it came (turned with the model: the index is centred already), and so is a generated one that does
-// not build (even one that does not decode) or whose re-encoding fails; a generated one that builds
-// is re-encoded, since nothing centres a sampled sequence's part on its origin.
+// not build (even one that does not decode) or whose re-encoding fails or, quantised again, no
+// longer builds; a generated one that builds is re-encoded, since nothing centres a sampled
+// sequence's part on its origin.
 void candidate_vec(Evaluated& e, const CadModel& unscaled) {
   const bool generated = proposal_source(e.proposal) == "diffusion";
   const bool encodable = e.check.valid && !e.mesh.empty();
@@ -680,9 +681,18 @@ void candidate_vec(Evaluated& e, const CadModel& unscaled) {
     return;
   }
   auto vec = encodable ? encode_candidate(unscaled, mesh_bbox(e.mesh)) : encode(unscaled);
-  if (!vec && !e.proposal.vec.empty()) {
-    e.vec = e.proposal.vec;
-    return;
+  if (!e.proposal.vec.empty()) {
+    bool builds = false;
+    if (vec)
+      if (auto back = decode(*vec)) {
+        CheckOptions check;
+        check.timeout_ms = 4000;
+        builds = check_model(*back, check).valid;
+      }
+    if (!builds) {
+      e.vec = e.proposal.vec;
+      return;
+    }
   }
   if (vec)
     e.vec = std::move(*vec);
