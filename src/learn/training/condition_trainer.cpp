@@ -173,18 +173,16 @@ torch::Tensor ConditionalPriorImpl::forward(const torch::Tensor& z_t, const torc
 
 namespace {
 
-// Mean of a sample's chosen views' features over views and modalities, L2-normalised (the
-// embedding multi_view_embedding gives those views): [F].
+// multi_view_embedding of a sample's chosen views (rows of feats[s]): [F].
 torch::Tensor views_embedding(const torch::Tensor& feats, int64_t s, const std::vector<int64_t>& rows) {
-  auto e = feats[s].index({torch::tensor(rows)}).mean(std::vector<int64_t>{0, 1});
-  return e / e.norm().clamp_min(1e-8);
+  return multi_view_embedding(feats[s].index({torch::tensor(rows)}).unsqueeze(0))[0];
 }
 
 // The retrieval augmentation of one batch: for queries [B, F] against the bank [N, F] (both
 // normalised), the k nearest bank parts (`exclude[b]` >= 0 left out: the sample itself), each in
 // the quarter turn whose latent is closest to the target z0 [B, z] (latents [N, 4, z], or [N, z]
-// in the model frame). Returns {latents [B, k, z], indices [B, k]}.
-std::pair<torch::Tensor, torch::Tensor> retrieve_neighbours(const torch::Tensor& queries, const torch::Tensor& bank,
+// in the model frame). Returns their latents [B, k, z].
+torch::Tensor retrieve_neighbours(const torch::Tensor& queries, const torch::Tensor& bank,
                                                             const std::vector<int64_t>& exclude, const torch::Tensor& latents,
                                                             const torch::Tensor& z0, int64_t k) {
   auto sims = torch::matmul(queries, bank.t());
@@ -192,11 +190,11 @@ std::pair<torch::Tensor, torch::Tensor> retrieve_neighbours(const torch::Tensor&
     if (exclude[b] >= 0) sims[static_cast<int64_t>(b)][exclude[b]] = -1e9;
   auto nearest = std::get<1>(sims.topk(std::min<int64_t>(k, bank.size(0)), 1));
   auto cand = latents.index({nearest});  // [B, k, 4, z] or [B, k, z]
-  if (cand.dim() == 3) return {cand, nearest};
+  if (cand.dim() == 3) return cand;
   auto dist = (cand - z0.unsqueeze(1).unsqueeze(1)).pow(2).sum(-1);  // [B, k, 4]
   auto turn = dist.argmin(-1);
   auto picked = cand.gather(2, turn.unsqueeze(-1).unsqueeze(-1).expand({cand.size(0), cand.size(1), 1, cand.size(3)}));
-  return {picked.squeeze(2), nearest};
+  return picked.squeeze(2);
 }
 
 }  // namespace
@@ -924,7 +922,7 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
                   .to(ctx.device);
     torch::Tensor nb, nb_pad;
     if (k_neighbours > 0) {
-      nb = retrieve_neighbours(torch::stack(queries), bank, sample_ids, *z_train, z0.to(torch::kCPU), k_neighbours).first.to(ctx.device);
+      nb = retrieve_neighbours(torch::stack(queries), bank, sample_ids, *z_train, z0.to(torch::kCPU), k_neighbours).to(ctx.device);
       nb_pad = nb_padding.to(ctx.device);
     }
     auto t = torch::randint(0, schedule.steps(), {batch}, torch::TensorOptions().dtype(torch::kLong)).to(ctx.device);
@@ -983,7 +981,7 @@ Result<AeTrainSummary> train_diffusion(const std::string& dataset_dir, const Dif
       for (int64_t i = 0; i < f_val.size(0); ++i) queries.push_back(views_embedding(f_val, i, {0}));
       nb = retrieve_neighbours(torch::stack(queries), bank, std::vector<int64_t>(static_cast<size_t>(f_val.size(0)), -1), *z_train,
                                target, k_neighbours)
-               .first.to(ctx.device);
+               .to(ctx.device);
     }
     Denoiser d = [&](const torch::Tensor& z, const torch::Tensor& t) { return prior->forward(z, t, f, pres, nb); };
     SamplerOptions so;
