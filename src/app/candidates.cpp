@@ -4,12 +4,9 @@
 #include <cstdio>
 #include <optional>
 
-#include "app/agreement.h"
+#include "app/facing.h"
 #include "app/sha256.h"
-#include "cad/turn.h"
 #include "data/generator.h"
-#include "kernel/check.h"
-#include "kernel/tessellate.h"
 #include "learn/inference/cad_generator.h"
 #include "learn/inference/part_index.h"
 
@@ -116,18 +113,8 @@ class LatentDiffusionSource : public CandidateSource {
     auto parts = index_->nearest(maps, generator_.neighbours());
     if (!parts) return parts.error();
     for (const auto& part : *parts) {
-      auto model = decode(part.vec);
-      if (!model) continue;
-      CheckOptions copt;
-      copt.keep_solid = true;
-      copt.timeout_ms = 4000;
-      const CheckResult c = check_model(*model, copt);
-      if (!c.valid) continue;
-      const Mesh mesh = tessellate(c.solid);
-      if (mesh.empty()) continue;
-      const int k = facing_quarter_turns(mesh, first);
-      auto turned = k == 0 ? Result<CadVec>(part.vec) : turn_vec(part.vec, -k);
-      if (turned) out.push_back(*turned);
+      FacedVec faced = face_view(part.vec, first);
+      if (faced.valid) out.push_back(std::move(faced.vec));
     }
     return out;
   }

@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include "app/agreement.h"
+#include "app/facing.h"
 #include "app/view_maps.h"
 #include "cad/turn.h"
 #include "kernel/check.h"
+#include "geom/mesh_measure.h"
 #include "kernel/tessellate.h"
 #include "render/camera.h"
 #include "render/render_views.h"
@@ -66,6 +68,48 @@ TEST(ReconstructViewFrame, AnswersTurnToFaceTheFirstPhoto) {
     const Mesh turned = mesh_of(turn_about_z(part, -k));
     EXPECT_EQ(app::facing_quarter_turns(turned, photo), 0) << "azimuth " << az;
   }
+}
+
+// face_view: a DeepCAD vector of the part, seen from any azimuth, comes back turned by the quarter
+// turn the camera's azimuth gives, and its turned mesh is the turned model's (same box, no second
+// kernel build needed); a vector that does not build comes back as it was.
+TEST(ReconstructViewFrame, FaceViewTurnsTheVectorModelAndMeshTogether) {
+  CadModel part = l_part();
+  const Mesh mesh = mesh_of(part);
+  part.bbox = mesh_bbox(mesh);  // DeepCAD's normalisation needs the part's box
+  auto vec = encode(part);
+  ASSERT_TRUE(vec) << vec.error().message;
+  for (float az : {100.0f, 190.0f, 280.0f, 10.0f}) {
+    const app::FacedVec f = app::face_view(*vec, render_maps(mesh, az, 30.0f));
+    ASSERT_TRUE(f.valid) << "azimuth " << az;
+    EXPECT_EQ(f.turns, view_frame_quarter_turns(az)) << "azimuth " << az;
+    auto expected = turn_vec(*vec, -f.turns);
+    ASSERT_TRUE(expected);
+    EXPECT_EQ(f.vec, *expected) << "azimuth " << az;
+    const BoundingBox got = mesh_bbox(f.mesh), want = mesh_bbox(mesh_of(f.model));
+    EXPECT_NEAR(got.min.x, want.min.x, 1e-3) << "azimuth " << az;
+    EXPECT_NEAR(got.max.x, want.max.x, 1e-3) << "azimuth " << az;
+    EXPECT_NEAR(got.min.y, want.min.y, 1e-3) << "azimuth " << az;
+    EXPECT_NEAR(got.max.y, want.max.y, 1e-3) << "azimuth " << az;
+  }
+  CadVec broken = *vec;
+  broken.resize(2);  // SOL + one line: not a model
+  const app::FacedVec none = app::face_view(broken, render_maps(mesh, 100.0f, 30.0f));
+  EXPECT_FALSE(none.valid);
+  EXPECT_EQ(none.turns, 0);
+  EXPECT_EQ(none.vec, broken);
+}
+
+// Turning a mesh k times is exact and four turns give it back.
+TEST(ReconstructViewFrame, TurnMeshFourTimesIsIdentity) {
+  const Mesh mesh = mesh_of(l_part());
+  Mesh m = mesh;
+  for (int i = 0; i < 4; ++i) m = app::turn_mesh_about_z(m, 1);
+  EXPECT_EQ(m.vertices, mesh.vertices);
+  EXPECT_EQ(m.normals, mesh.normals);
+  const Mesh once = app::turn_mesh_about_z(mesh, -1);
+  EXPECT_FLOAT_EQ(once.vertices[0][0], mesh.vertices[0][1]);
+  EXPECT_FLOAT_EQ(once.vertices[0][1], -mesh.vertices[0][0]);
 }
 
 }  // namespace

@@ -29,13 +29,13 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <tuple>
 
 #include "app/agreement.h"
+#include "app/facing.h"
 #include "app/reconstruct.h"
 #include "app/view_maps.h"
 #include "cad/turn.h"
@@ -44,7 +44,6 @@
 #include "geom/mesh_measure.h"
 #include "kernel/batch_check.h"
 #include "kernel/check.h"
-#include "kernel/tessellate.h"
 #include "learn/training/ae_trainer.h"
 #include "learn/eval/cad_eval.h"
 #include "learn/training/checkpoint.h"
@@ -161,42 +160,24 @@ Result<FirstViews> first_views(const DatasetReader& reader, const std::vector<si
   return fv;
 }
 
-// Each answer turned to face its first view as reconstruct turns its output (app/agreement.h,
-// facing_quarter_turns); answers that do not build stay as they are. With `centre`, each answer that
-// builds is also re-encoded in the targets' centred frame (app/reconstruct.h encode_candidate: box
+// Each answer turned to face its first view as reconstruct turns its output (app/facing.h
+// face_view); answers that do not build stay as they are. With `centre`, each answer that builds
+// is also re-encoded in the targets' centred frame (app/reconstruct.h encode_candidate: box
 // centred on the origin, DeepCAD's normalisation), as the dataset builder encodes the targets: a
 // generated sequence may put the part anywhere about its origin and at any scale, which no image
-// determines. `map_of(i)` is the index into fv.maps of answer i. Returns the turns applied.
+// determines. Returns the turns applied.
 std::vector<int> face_first_views(std::vector<learn::VecRows>& answers, const FirstViews& fv, int threads, bool progress,
-                                  const char* label, bool centre = false,
-                                  const std::function<size_t(size_t)>& map_of = {}) {
+                                  const char* label, bool centre = false) {
   std::vector<int> turns(answers.size(), 0);
   ProgressBar bar(label, static_cast<int64_t>(answers.size()), progress);
   parallel_for(static_cast<int64_t>(answers.size()), std::max(1, threads), [&](int64_t i, int) {
     auto& a = answers[static_cast<size_t>(i)];
-    auto model = a.empty() ? Result<CadModel>::fail(ErrorCode::kInvalidArgument, "empty") : decode(a);
-    if (model) {
-      CheckOptions copt;
-      copt.keep_solid = true;
-      copt.timeout_ms = 4000;
-      CheckResult c = check_model(*model, copt);
-      if (c.valid) {
-        Mesh mesh = tessellate(c.solid);
-        const size_t m = map_of ? map_of(static_cast<size_t>(i)) : static_cast<size_t>(i);
-        const int k = mesh.empty() ? 0 : app::facing_quarter_turns(mesh, fv.maps[m]);
-        CadModel faced = k == 0 ? *model : turn_about_z(*model, -k);
-        if (k != 0)
-          if (auto t = turn_vec(a, -k)) {
-            a = *t;
-            turns[static_cast<size_t>(i)] = k;
-            if (centre) {
-              c = check_model(faced, copt);
-              mesh = c.valid ? tessellate(c.solid) : Mesh{};
-            }
-          }
-        if (centre && !mesh.empty())
-          if (auto v = app::encode_candidate(faced, mesh_bbox(mesh))) a = learn::VecRows(v->begin(), v->end());
-      }
+    const app::FacedVec f = app::face_view(CadVec(a.begin(), a.end()), fv.maps[static_cast<size_t>(i)]);
+    if (f.valid) {
+      a = learn::VecRows(f.vec.begin(), f.vec.end());
+      turns[static_cast<size_t>(i)] = f.turns;
+      if (centre)
+        if (auto v = app::encode_candidate(f.model, mesh_bbox(f.mesh))) a = learn::VecRows(v->begin(), v->end());
     }
     bar.add(1);
   });
@@ -400,17 +381,22 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
     auto index = learn::PartIndex::load(o.index);
     if (!index) return fail(name, index.error().message);
     auto emb = learn::multi_view_embedding(feats->narrow(1, 0, views)).contiguous();
-    std::vector<learn::VecRows> flat;
+    // As reconstruct does (app/candidates.cpp): parts that do not build are left out.
+    std::vector<std::vector<learn::RetrievedPart>> near(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       std::vector<float> e(emb[i].data_ptr<float>(), emb[i].data_ptr<float>() + emb.size(1));
-      auto near = index->nearest_to(e, static_cast<int>(k_nb));
-      for (int64_t j = 0; j < k_nb; ++j)
-        flat.push_back(j < static_cast<int64_t>(near.size()) ? near[static_cast<size_t>(j)].vec : learn::VecRows{});
+      near[static_cast<size_t>(i)] = index->nearest_to(e, static_cast<int>(k_nb));
     }
-    face_first_views(flat, fv, o.threads, !o.quiet, "turn neighbours", false,
-                     [k_nb](size_t i) { return i / static_cast<size_t>(k_nb); });
     std::vector<std::vector<learn::VecRows>> parts(static_cast<size_t>(n));
-    for (size_t i = 0; i < flat.size(); ++i) parts[i / static_cast<size_t>(k_nb)].push_back(std::move(flat[i]));
+    ProgressBar bar("turn neighbours", n, !o.quiet);
+    parallel_for(n, std::max(1, o.threads), [&](int64_t i, int) {
+      for (const auto& hit : near[static_cast<size_t>(i)]) {
+        const app::FacedVec f = app::face_view(CadVec(hit.vec.begin(), hit.vec.end()), fv.maps[static_cast<size_t>(i)]);
+        if (f.valid) parts[static_cast<size_t>(i)].emplace_back(f.vec.begin(), f.vec.end());
+      }
+      bar.add(1);
+    });
+    bar.finish();
     std::tie(nb, nb_padding) = learn::neighbour_latents(*model, parts, device);
   }
 
