@@ -1,0 +1,111 @@
+#include "kernel/repair.h"
+
+#include "kernel/batch_check.h"
+
+namespace cadcrafter {
+namespace {
+
+// One extrude of a vector: its loops (each SOL row and the curve rows after it) and its Ext row.
+struct Block {
+  std::vector<CadVec> loops;
+  CadVecRow ext{};
+  int index = 0;  // position among the input's extrudes (for the edit notes)
+};
+
+// The extrudes of a well-formed vector; false when the rows do not follow DeepCAD's grammar
+// (curves before a SOL, an Ext without loops, rows after the last Ext other than EOS).
+bool parse_blocks(const CadVec& vec, std::vector<Block>* blocks) {
+  Block current;
+  for (const auto& row : vec) {
+    const int cmd = row[kColCmd];
+    if (cmd == kCmdEos) break;
+    if (cmd == kCmdSol) {
+      current.loops.push_back({row});
+    } else if (cmd == kCmdLine || cmd == kCmdArc || cmd == kCmdCircle) {
+      if (current.loops.empty()) return false;
+      current.loops.back().push_back(row);
+    } else if (cmd == kCmdExt) {
+      if (current.loops.empty()) return false;
+      current.ext = row;
+      current.index = static_cast<int>(blocks->size());
+      blocks->push_back(std::move(current));
+      current = Block{};
+    } else {
+      return false;
+    }
+  }
+  return current.loops.empty() && !blocks->empty();
+}
+
+CadVec assemble(const std::vector<Block>& blocks) {
+  CadVec out;
+  for (const auto& b : blocks) {
+    for (const auto& loop : b.loops) out.insert(out.end(), loop.begin(), loop.end());
+    out.push_back(b.ext);
+  }
+  out.push_back(eos_row());
+  return out;
+}
+
+}  // namespace
+
+RepairResult repair_vec(const CadVec& vec, const RepairOptions& options) {
+  RepairResult r;
+  r.vec = vec;
+  const CheckResult first = check_vec(vec, options.check);
+  r.checks = 1;
+  if (first.valid) {
+    r.valid = true;
+    return r;
+  }
+  r.reason = first.reason;
+  std::vector<Block> blocks;
+  if (!parse_blocks(vec, &blocks)) {
+    r.edits.push_back("not repairable: the rows do not follow DeepCAD's grammar");
+    return r;
+  }
+  auto builds = [&](const std::vector<Block>& prefix) {
+    ++r.checks;
+    return check_vec(assemble(prefix), options.check).valid;
+  };
+  std::vector<Block> kept;
+  for (const Block& b : blocks) {
+    if (r.checks >= options.max_checks) {
+      r.edits.push_back("stopped: check budget spent");
+      return r;
+    }
+    kept.push_back(b);
+    if (builds(kept)) continue;
+    kept.pop_back();
+    bool fixed = false;
+    for (size_t j = b.loops.size(); j-- > 0 && b.loops.size() > 1 && r.checks < options.max_checks;) {
+      Block without = b;
+      without.loops.erase(without.loops.begin() + static_cast<std::ptrdiff_t>(j));
+      kept.push_back(without);
+      if (builds(kept)) {
+        r.edits.push_back("removed loop " + std::to_string(j) + " of extrude " + std::to_string(b.index) + " (" +
+                          std::to_string(b.loops[j].size() - 1) + " curve(s))");
+        fixed = true;
+        break;
+      }
+      kept.pop_back();
+    }
+    if (!fixed) r.edits.push_back("removed extrude " + std::to_string(b.index));
+  }
+  r.changed = true;
+  if (kept.empty()) {
+    r.edits.push_back("nothing left");
+    return r;
+  }
+  r.vec = assemble(kept);
+  r.valid = true;  // the last accepted prefix is the whole vector
+  return r;
+}
+
+std::string describe_edits(const RepairResult& r) {
+  std::string out;
+  for (const auto& e : r.edits) out += (out.empty() ? "" : "; ") + e;
+  return out;
+}
+
+}  // namespace cadcrafter
