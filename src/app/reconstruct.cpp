@@ -26,6 +26,7 @@
 #include "cad/turn.h"
 #include "geom/mesh_measure.h"
 #include "kernel/check.h"
+#include "kernel/repair.h"
 #include "kernel/export.h"
 #include "kernel/tessellate.h"
 #include "learn/inference/photo_estimator.h"
@@ -112,6 +113,7 @@ nlohmann::json report_json(const Evaluated& e, int rank) {
           {"grid_score", e.agreement.grid_score},
           {"views", views},
           {"refinement", e.refinement.to_json()},
+          {"repaired", e.repaired.empty() ? nlohmann::json() : nlohmann::json(e.repaired)},
           {"check_ms", e.check.ms}};
 }
 
@@ -160,8 +162,10 @@ std::string index_markdown(const ReconstructSummary& summary, const nlohmann::js
   md << scale;
   md << "Candidate source: **" << summary.source << "**";
   if (source.contains("note")) md << " - " << source["note"].get<std::string>();
-  md << "\n\n" << summary.valid_proposals << " of " << summary.proposals
-     << " proposals built a valid solid; the best " << summary.ranking.size() << " are listed.\n\n";
+  md << "\n\n" << summary.valid_proposals << " of " << summary.proposals << " proposals built a valid solid";
+  if (summary.repaired_proposals > 0)
+    md << " (" << summary.repaired_proposals << " of them after the checker-guided repair removed a loop or an extrude)";
+  md << "; the best " << summary.ranking.size() << " are listed.\n\n";
   if (summary.fallback_proposals > 0)
     md << "The learned model gave fewer valid solids than asked for, so " << summary.fallback_proposals
        << " proposals of the procedural-part search were added (origin \"fallback\").\n\n";
@@ -362,10 +366,42 @@ int64_t microseconds_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t).count();
 }
 
-// Stage 3 (check + score): every proposal built by the kernel and, when valid, compared with the
-// inputs over the pose grid; in parallel, results by index so they do not depend on threads.
-void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewMaps>& views, int threads, const Report& report,
-                     std::vector<Evaluated>& evaluated, CheckScoreTime& time, const std::function<bool()>& stop = {}) {
+// Stage 3a (repair): a proposal with a DeepCAD vector that does not build is given to the
+// checker-guided repair (kernel/repair.h: loops or extrudes removed, every kept row as it came).
+// When the repaired vector builds it replaces the proposal, whose origin says so and what went;
+// `check` is then the repaired model's (solid kept). False when there is nothing to repair with.
+// Per proposal: a bound on what the repair may add to the check stage (builds of generated parts
+// take milliseconds; the limits only cut pathological ones).
+constexpr int kRepairBuildMs = 1000;
+constexpr double kRepairSeconds = 2.0;
+bool repair_proposal(Evaluated& e, CheckOptions check) {
+  if (e.proposal.vec.empty()) return false;
+  RepairOptions options;
+  options.check.timeout_ms = kRepairBuildMs;
+  options.max_seconds = kRepairSeconds;
+  const RepairResult r = repair_vec(e.proposal.vec, options);
+  if (!r.valid || !r.changed) return false;
+  auto model = decode(r.vec);
+  if (!model) return false;
+  check.keep_solid = true;
+  CheckResult again = check_model(*model, check);
+  if (!again.valid) return false;
+  model->id = e.proposal.model.id;
+  e.repaired = describe_edits(r) + " (as proposed: " + (e.check.reason.empty() ? e.proposal.decode_error : e.check.reason) + ")";
+  e.proposal.model = std::move(*model);
+  e.proposal.vec = r.vec;
+  e.proposal.decode_error.clear();
+  e.proposal.origin += ", repaired";
+  e.check = std::move(again);
+  return true;
+}
+
+// Stage 3 (check + score): every proposal built by the kernel (and, with `repair`, repaired when it
+// does not build) and, when valid, compared with the inputs over the pose grid; in parallel,
+// results by index so they do not depend on threads.
+void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewMaps>& views, int threads, bool repair,
+                     const Report& report, std::vector<Evaluated>& evaluated, CheckScoreTime& time,
+                     const std::function<bool()>& stop = {}) {
   const size_t first = evaluated.size();
   evaluated.resize(first + batch.size());
   std::atomic<int> done{0};
@@ -380,16 +416,16 @@ void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewM
       e.check.reason = "not checked: stopped";
       return;
     }
-    if (!e.proposal.decode_error.empty()) {
-      e.check.valid = false;
-      e.check.reason = e.proposal.decode_error;
-      report("check", ++done, total);
-      return;
-    }
     CheckOptions check;
     check.keep_solid = true;
     auto t = Clock::now();
-    e.check = check_model(e.proposal.model, check);
+    if (!e.proposal.decode_error.empty()) {
+      e.check.valid = false;
+      e.check.reason = e.proposal.decode_error;
+    } else {
+      e.check = check_model(e.proposal.model, check);
+    }
+    if (!e.check.valid && repair) repair_proposal(e, check);
     if (e.check.valid) {
       e.mesh = tessellate(e.check.solid);
       time.check_us += microseconds_since(t);
@@ -471,6 +507,7 @@ Status write_result(const std::string& scratch, const std::vector<ViewMaps>& vie
                           {"procedural_fallback_proposals", summary.fallback_proposals},
                           {"proposals", summary.proposals},
                           {"valid_proposals", summary.valid_proposals},
+                          {"repaired_proposals", summary.repaired_proposals},
                           {"top_source", ranked.empty() ? "" : ranked.front().source},
                           {"seed", seed},
                           {"size", size_json(size)},
@@ -496,12 +533,14 @@ Status write_run_json(const std::string& scratch, const ReconstructParams& param
                     {"inputs", params.input_kind == InputKind::kPhoto ? "photo" : "depth-normal"},
                     {"size", size_json(params.size)},
                     {"refine", params.refine},
+                    {"repair", params.repair},
                     {"refine_seconds", params.refine_seconds},
                     {"refine_candidates", params.refine_candidates},
                     {"refine_evaluations", params.refine_evaluations},
                     {"prior_weight", params.prior_weight},
                     {"weights_dir", weights_dir}};
   run["refinement"] = summary.refinement;
+  run["repaired_proposals"] = summary.repaired_proposals;
   run["weights"] = inputs.weights;
   run["candidate_source"] = source_json;
   run["timings_s"] = summary.timings;
@@ -753,7 +792,7 @@ Result<PipelineResult> run_pipeline(const std::vector<ViewMaps>& views, const Re
   t = Clock::now();
   std::vector<Evaluated> evaluated;
   CheckScoreTime check_time;
-  check_and_score(*proposals, views, params.threads, report, evaluated, check_time, stop);
+  check_and_score(*proposals, views, params.threads, params.repair, report, evaluated, check_time, stop);
   int fallback = 0;
   if (params.candidates == "auto" && result.source != "procedural-search" && count_valid(evaluated) < params.samples) {
     ProceduralSearchOptions fill;
@@ -763,13 +802,14 @@ Result<PipelineResult> run_pipeline(const std::vector<ViewMaps>& views, const Re
     if (!extra) return extra.error();
     for (auto& p : *extra) p.origin = "fallback: " + p.origin;
     fallback = static_cast<int>(extra->size());
-    check_and_score(*extra, views, params.threads, report, evaluated, check_time, stop);
+    check_and_score(*extra, views, params.threads, params.repair, report, evaluated, check_time, stop);
   }
   if (stop()) return stop_rule.stopped("checking candidates");
   timings["check_and_score"] = seconds_since(t);
   timings["check_thread_s"] = static_cast<double>(check_time.check_us.load()) * 1e-6;  // summed over threads
   timings["score_thread_s"] = static_cast<double>(check_time.score_us.load()) * 1e-6;
   result.valid_proposals = count_valid(evaluated);
+  for (const auto& e : evaluated) result.repaired_proposals += e.repaired.empty() ? 0 : 1;
   result.fallback_proposals = fallback;
   result.proposals = static_cast<int>(evaluated.size());
 
@@ -871,6 +911,7 @@ Result<ReconstructSummary> reconstruct(const ReconstructParams& params, const Re
   summary.source = result->source;
   summary.proposals = result->proposals;
   summary.valid_proposals = result->valid_proposals;
+  summary.repaired_proposals = result->repaired_proposals;
   summary.fallback_proposals = result->fallback_proposals;
 
   // 6. Write into a scratch folder, then move it into place.

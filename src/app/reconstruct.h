@@ -108,6 +108,10 @@ struct ReconstructParams {
   // report.json says stopped_by "time" (and the result may then depend on the machine's load).
   bool refine = true;
   double refine_seconds = kDefaultRefineSeconds;
+  // A proposal whose DeepCAD vector does not build is repaired (kernel/repair.h: the fewest loops
+  // or extrudes removed until the kernel accepts it) and enters the pool labelled "repaired";
+  // false is --no-repair.
+  bool repair = true;
   // Ranking key: agreement score + prior_weight x the proposal's prior (retrieval: its feature
   // similarity to the inputs; proposals without one count with the median prior of the pool, so
   // the weight moves retrieval candidates against each other, not against other sources). The
@@ -139,6 +143,7 @@ struct ReconstructSummary {
   std::string output;
   std::string source;         // candidate source name
   int proposals = 0, valid_proposals = 0;
+  int repaired_proposals = 0;  // of the valid ones: built after the checker-guided repair (kernel/repair.h)
   int fallback_proposals = 0;  // procedural-search proposals added because the learned ones fell short
   std::vector<CandidateSummary> ranking;
   nlohmann::json timings;     // seconds per stage
@@ -157,6 +162,7 @@ struct PipelineCandidate {
   double score_before_refinement = 0;  // the agreement score before the parameter refinement
   double rank_prior = 0;      // the prior the ranking counted (ReconstructParams::prior_weight)
   int turns = 0;              // quarter turns applied to face the first view (face_first_view)
+  std::string repaired;       // the checker-guided repair's edits when the proposal did not build as proposed
   double scale = 0;           // model units -> mm factor applied to reach `size` (0: not scaled)
   // DeepCAD's normalised vector of the candidate, what sequence.h5 holds: the generated or indexed
   // vector turned into the first view's frame when the candidate still is that vector, else
@@ -172,6 +178,7 @@ struct PipelineResult {
   std::string source;                                      // candidate source name
   nlohmann::json source_json = nlohmann::json::object();   // its describe()
   int proposals = 0, valid_proposals = 0, fallback_proposals = 0;
+  int repaired_proposals = 0;  // of the valid ones: built after the checker-guided repair
   std::vector<PipelineCandidate> ranking;
   double prior_weight = 0;  // the ranking key's weight of the retrieval similarity (ReconstructParams)
   nlohmann::json timings = nlohmann::json::object();       // seconds per stage (propose .. scale_to_size)

@@ -1,5 +1,7 @@
 #include "kernel/repair.h"
 
+#include <chrono>
+
 #include "kernel/batch_check.h"
 
 namespace cadcrafter {
@@ -50,6 +52,12 @@ CadVec assemble(const std::vector<Block>& blocks) {
 }  // namespace
 
 RepairResult repair_vec(const CadVec& vec, const RepairOptions& options) {
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  auto spent = [&](const RepairResult& so_far) {
+    return so_far.checks >= options.max_checks ||
+           (options.max_seconds > 0 && std::chrono::duration<double>(Clock::now() - start).count() >= options.max_seconds);
+  };
   RepairResult r;
   r.vec = vec;
   const CheckResult first = check_vec(vec, options.check);
@@ -70,15 +78,15 @@ RepairResult repair_vec(const CadVec& vec, const RepairOptions& options) {
   };
   std::vector<Block> kept;
   for (const Block& b : blocks) {
-    if (r.checks >= options.max_checks) {
-      r.edits.push_back("stopped: check budget spent");
+    if (spent(r)) {
+      r.edits.push_back("stopped: budget spent");
       return r;
     }
     kept.push_back(b);
     if (builds(kept)) continue;
     kept.pop_back();
     bool fixed = false;
-    for (size_t j = b.loops.size(); j-- > 0 && b.loops.size() > 1 && r.checks < options.max_checks;) {
+    for (size_t j = b.loops.size(); j-- > 0 && b.loops.size() > 1 && !spent(r);) {
       Block without = b;
       without.loops.erase(without.loops.begin() + static_cast<std::ptrdiff_t>(j));
       kept.push_back(without);
@@ -89,6 +97,10 @@ RepairResult repair_vec(const CadVec& vec, const RepairOptions& options) {
         break;
       }
       kept.pop_back();
+    }
+    if (!fixed && spent(r)) {
+      r.edits.push_back("stopped: budget spent");
+      return r;
     }
     if (!fixed) r.edits.push_back("removed extrude " + std::to_string(b.index));
   }

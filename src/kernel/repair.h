@@ -9,7 +9,7 @@
 // Extrudes are taken in order; the first one whose prefix does not build is repaired by removing
 // one of its loops (the last one first: holes before the outer boundary) and, if no single removal
 // builds, dropped. The result builds by construction (each accepted prefix was checked), or
-// `valid` is false when nothing was left or the check budget ran out.
+// `valid` is false when nothing was left or the budget (builds or seconds) ran out.
 #pragma once
 
 #include <string>
@@ -21,8 +21,9 @@
 namespace cadcrafter {
 
 struct RepairOptions {
-  int max_checks = 40;  // kernel builds at most (a prefix each); the input's own check included
-  CheckOptions check;   // per build
+  int max_checks = 40;     // kernel builds at most (a prefix each); the input's own check included
+  double max_seconds = 0;  // wall-clock budget for the whole repair (0: none); no build starts past it
+  CheckOptions check;      // per build
 };
 
 struct RepairResult {

@@ -235,5 +235,47 @@ TEST(PipelineRank, PriorWeightBreaksTheAgreementsTieByTheSourcesBelief) {
   EXPECT_FALSE(reconstruct_views(views, params, {}, &source).ok());
 }
 
+// A generated proposal that does not build (a plate whose second hole crosses its edge) is
+// repaired: it enters the ranking valid, labelled, without the crossing hole, and its sequence is
+// the repaired one; with repair off it stays out of the valid candidates.
+TEST(PipelineRepair, AGeneratedProposalThatDoesNotBuildIsRepairedAndLabelled) {
+  CadModel plate = model_of({extrude(Profile{{rect(0, 0, 4, 4), Loop{{circle(1.5, 2, 0.5)}}, Loop{{circle(3.8, 2, 0.6)}}}}, 1.0)});
+  plate.bbox = {{0, 0, 0}, {4.4, 4, 1}};
+  auto vec = encode(plate);
+  ASSERT_TRUE(vec.ok()) << vec.error().message;
+  auto model = decode(*vec);
+  ASSERT_TRUE(model.ok());
+  ASSERT_FALSE(check_model(*model).valid);
+  CadModel fixed = *model;
+  fixed.extrudes[0].profile.loops.pop_back();
+  const Mesh truth = mesh_of(fixed);
+  ASSERT_FALSE(truth.empty());
+  const std::vector<ViewMaps> views = {rendered_view(truth, 30, 25)};
+  ReconstructParams params;
+  params.samples = 1;
+  params.threads = 2;
+  params.refine = false;
+  FixedSource source(*model, {{false, 0.0}}, "latent diffusion sample 0 (seed 1)", *vec);
+  auto r = reconstruct_views(views, params, {}, &source);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->repaired_proposals, 1);
+  ASSERT_FALSE(r->ranking.empty());
+  const PipelineCandidate& top = r->ranking[0];
+  ASSERT_TRUE(top.check.valid) << top.check.reason;
+  EXPECT_EQ(top.source, "diffusion");
+  EXPECT_NE(top.proposal.origin.find("repaired"), std::string::npos) << top.proposal.origin;
+  EXPECT_NE(top.repaired.find("removed loop"), std::string::npos) << top.repaired;
+  EXPECT_EQ(top.proposal.model.extrudes.at(0).profile.loops.size(), 2u);
+  EXPECT_GT(top.agreement.score, 0.8);  // it is the part the view shows
+
+  params.repair = false;
+  auto off = reconstruct_views(views, params, {}, &source);
+  ASSERT_TRUE(off.ok()) << off.error().message;
+  EXPECT_EQ(off->repaired_proposals, 0);
+  for (const auto& c : off->ranking) {
+    if (c.source == "diffusion") EXPECT_FALSE(c.check.valid);
+  }
+}
+
 }  // namespace
 }  // namespace cadcrafter::app

@@ -44,6 +44,7 @@
 #include "geom/mesh_measure.h"
 #include "kernel/batch_check.h"
 #include "kernel/check.h"
+#include "kernel/repair.h"
 #include "learn/training/ae_trainer.h"
 #include "learn/eval/cad_eval.h"
 #include "learn/training/checkpoint.h"
@@ -68,6 +69,7 @@ struct EvalCliOptions {
   int64_t limit = 0;
   uint64_t seed = 0;
   bool no_geometry = false, quiet = false;
+  bool repair = true;          // models with no building sample: the first sample repair makes build (kernel/repair.h)
   bool centre_answers = true;  // diffusion answers re-encoded in the targets' centred frame (face_first_views)
   // --pipeline: the whole reconstruct pipeline (app::reconstruct_views) instead of one model.
   bool pipeline = false, no_refine = false;
@@ -165,7 +167,9 @@ Result<FirstViews> first_views(const DatasetReader& reader, const std::vector<si
 // is also re-encoded in the targets' centred frame (app/reconstruct.h encode_candidate: box
 // centred on the origin, DeepCAD's normalisation), as the dataset builder encodes the targets: a
 // generated sequence may put the part anywhere about its origin and at any scale, which no image
-// determines. Returns the turns applied.
+// determines. A re-encoding that no longer builds (quantised again) is not used: the turned vector
+// stays, as reconstruct's sequence.h5 keeps it (app/reconstruct.cpp candidate_vec). Returns the
+// turns applied.
 std::vector<int> face_first_views(std::vector<learn::VecRows>& answers, const FirstViews& fv, int threads, bool progress,
                                   const char* label, bool centre = false) {
   std::vector<int> turns(answers.size(), 0);
@@ -177,7 +181,8 @@ std::vector<int> face_first_views(std::vector<learn::VecRows>& answers, const Fi
       a = learn::VecRows(f.vec.begin(), f.vec.end());
       turns[static_cast<size_t>(i)] = f.turns;
       if (centre)
-        if (auto v = app::encode_candidate(f.model, mesh_bbox(f.mesh))) a = learn::VecRows(v->begin(), v->end());
+        if (auto v = app::encode_candidate(f.model, mesh_bbox(f.mesh)); v && check_vec(*v).valid)
+          a = learn::VecRows(v->begin(), v->end());
     }
     bar.add(1);
   });
@@ -402,6 +407,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
 
   std::vector<learn::VecRows> preds(static_cast<size_t>(n));
   std::vector<bool> chosen(static_cast<size_t>(n), false);
+  std::vector<std::vector<learn::VecRows>> failed(static_cast<size_t>(n));  // samples that do not build, in order
   const int samples = std::max(1, o.samples);
   for (int k = 0; k < samples; ++k) {
     std::fprintf(stderr, "eval: sampling candidate %d/%d for %lld models\n", k + 1, samples, static_cast<long long>(n));
@@ -417,12 +423,38 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
       if (chosen[static_cast<size_t>(i)]) continue;
       CheckOptions copt;
       copt.check_validity = true;
-      const bool last = k + 1 == samples;
-      if (last || check_vec(vecs[static_cast<size_t>(i)], copt).valid) {
+      if (check_vec(vecs[static_cast<size_t>(i)], copt).valid) {
         preds[static_cast<size_t>(i)] = vecs[static_cast<size_t>(i)];
         chosen[static_cast<size_t>(i)] = true;
+      } else {
+        failed[static_cast<size_t>(i)].push_back(vecs[static_cast<size_t>(i)]);
       }
     }
+  }
+  // No sample builds: the first one the checker-guided repair (kernel/repair.h) makes build, as
+  // reconstruct repairs its candidates; else (or with --no-repair) the first sample, invalid.
+  int64_t invalid_before_repair = 0, repaired = 0;
+  std::vector<std::string> repair_notes(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    if (!chosen[static_cast<size_t>(i)]) {
+      ++invalid_before_repair;
+      preds[static_cast<size_t>(i)] = failed[static_cast<size_t>(i)].front();
+    }
+  if (o.repair && invalid_before_repair > 0) {
+    ProgressBar bar("repair", invalid_before_repair, !o.quiet);
+    parallel_for(n, std::max(1, o.threads), [&](int64_t i, int) {
+      if (chosen[static_cast<size_t>(i)]) return;
+      for (const auto& v : failed[static_cast<size_t>(i)]) {
+        const RepairResult r = repair_vec(CadVec(v.begin(), v.end()));
+        if (!r.valid) continue;
+        preds[static_cast<size_t>(i)] = learn::VecRows(r.vec.begin(), r.vec.end());
+        repair_notes[static_cast<size_t>(i)] = describe_edits(r);
+        break;
+      }
+      bar.add(1);
+    });
+    bar.finish();
+    for (const auto& note : repair_notes) repaired += note.empty() ? 0 : 1;
   }
   if (view_frame) face_first_views(preds, fv, o.threads, !o.quiet, "turn answers", o.centre_answers);
   const learn::CadEvalOptions eopt = eval_options(o);
@@ -491,14 +523,24 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
                       {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"decoding", o.decoding},
                       {"retrieval_database", db_dir}, {"frame", o.frame}, {"identity_retrieval", identity},
                       {"neighbours", k_nb}, {"answers_centred", view_frame && o.centre_answers},
+                      {"repair", {{"enabled", o.repair}, {"no_sample_built", invalid_before_repair}, {"repaired", repaired},
+                                  {"about", "models whose samples all failed the kernel check; with repair, the first sample "
+                                            "the checker-guided repair makes build is the answer (kernel/repair.h)"}}},
                       {"diffusion", learn::report_to_json(report)}, {"retrieval_baseline", learn::report_to_json(retrieval)}};
+  const std::string repair_line =
+      "No sample of " + std::to_string(samples) + " built for " + std::to_string(invalid_before_repair) + " of " +
+      std::to_string(n) + " models; " +
+      (o.repair ? "the checker-guided repair (kernel/repair.h: loops or extrudes removed) made one build for " +
+                      std::to_string(repaired) + " of them, and the invalid ratio above counts the rest."
+                : "repair off (--no-repair): the invalid ratio above counts them all.") +
+      "\n";
   std::string md = "# Evaluation of " + o.model + " on " + o.split + " (" + std::to_string(views) + " view(s), " +
                    std::to_string(samples) + " sample(s), inputs: " +
                    (photo ? "photo-like renders through the estimator" : "rendered depth + normal maps") +
                    ", command decoding: " + o.decoding + ", frame: " + o.frame +
                    (k_nb > 0 ? ", editing the " + std::to_string(k_nb) + " nearest parts of " + o.index : std::string()) +
                    (view_frame && o.centre_answers ? ", answers re-encoded centred" : "") + ")\n\n" +
-                   learn::report_to_markdown("Latent diffusion", report) + "\n" +
+                   learn::report_to_markdown("Latent diffusion", report) + "\n" + repair_line + "\n" +
                    learn::report_to_markdown("Nearest-neighbour retrieval baseline", retrieval);
   md += identity_markdown(identity, views);
   const std::string out =
@@ -548,6 +590,7 @@ int eval_pipeline(const EvalCliOptions& o) {
   params.seed = o.seed;
   params.device = o.device;
   params.refine = !o.no_refine;
+  params.repair = o.repair;
   params.refine_seconds = o.refine_seconds;
   params.prior_weight = o.prior_weight;
   // --samples: the candidates reconstruct keeps (its --samples, default 4), unless given.
@@ -592,7 +635,7 @@ int eval_pipeline(const EvalCliOptions& o) {
   std::map<std::string, int64_t> wins = {{"retrieval", 0}, {"diffusion", 0}, {"procedural", 0}, {"none", 0}};
   std::map<std::string, int64_t> stopped_by;
   int failed_views = 0;
-  int64_t refined_top = 0, changed_top = 0, scored = 0;
+  int64_t refined_top = 0, changed_top = 0, scored = 0, repaired_top = 0;
   double sum_score = 0, sum_best_before = 0, sum_top_before = 0;
   std::vector<double> seconds;
   ProgressBar bar("reconstruct", static_cast<int64_t>(indices.size()), !o.quiet);
@@ -641,6 +684,7 @@ int eval_pipeline(const EvalCliOptions& o) {
           sum_best_before += best_before;
         }
         refined_top += top.refinement.improved ? 1 : 0;
+        repaired_top += top.repaired.empty() ? 0 : 1;
         changed_top += best_before_rank != 0 ? 1 : 0;
         for (const auto& c : ranking)
           if (c.refinement.attempted) ++stopped_by[c.refinement.stopped_by];
@@ -656,6 +700,8 @@ int eval_pipeline(const EvalCliOptions& o) {
                     {"vec_rows", top.vec.size()},
                     {"proposals", result->proposals},
                     {"valid_proposals", result->valid_proposals},
+                    {"repaired_proposals", result->repaired_proposals},
+                    {"repaired", top.repaired.empty() ? nlohmann::json() : nlohmann::json(top.repaired)},
                     {"fallback_proposals", result->fallback_proposals}});
         if (!top.vec_error.empty()) row["vec_error"] = top.vec_error;
       }
@@ -687,6 +733,8 @@ int eval_pipeline(const EvalCliOptions& o) {
       {"top1_score_before_refinement_mean", mean_of(sum_top_before)},
       {"best_score_before_refinement_mean", mean_of(sum_best_before)},
       {"top1_refined", refined_top},
+      {"top1_repaired", repaired_top},
+      {"repair", params.repair},
       {"top1_not_the_unrefined_best", changed_top},
       {"refinement_stopped_by", stopped_by},
       {"meaning",
@@ -740,6 +788,9 @@ int eval_pipeline(const EvalCliOptions& o) {
                 "which candidate is top-1 in %lld.\n",
                 static_cast<long long>(scored), mean_of(sum_score), mean_of(sum_top_before), mean_of(sum_best_before),
                 static_cast<long long>(refined_top), static_cast<long long>(changed_top));
+  md += line;
+  std::snprintf(line, sizeof line, "The top-1 was a repaired proposal (kernel/repair.h) in %lld samples%s.\n",
+                static_cast<long long>(repaired_top), params.repair ? "" : " (repair off: --no-repair)");
   md += line;
   std::snprintf(line, sizeof line, "\nSeconds per sample: mean %.2f, median %.2f (%d thread(s), %.0f s in all)%s\n", mean_s,
                 median_s, params.threads, wall,
@@ -826,6 +877,9 @@ CommandRegistration reg("eval", "Score a trained model on a split (DeepCAD accur
   app.add_option("--index", o->index,
                  "Part index (cadcrafter index build) searched by the retrieval baseline instead of the training split's "
                  "features; a retrieval-augmented diffusion model takes its neighbours from it (required then)");
+  app.add_flag("!--no-repair", o->repair,
+               "Generative models: when no sample builds, score the first one as it is instead of the first one the "
+               "checker-guided repair makes build (loops or extrudes removed; reconstruct repairs its candidates too)");
   app.add_flag("!--raw-answers", o->centre_answers,
                "View frame: score the generated sequences as decoded, instead of re-encoded in the targets' centred frame "
                "(box centred, DeepCAD's normalisation)");

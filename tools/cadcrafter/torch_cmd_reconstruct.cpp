@@ -94,6 +94,9 @@ CommandRegistration reg("reconstruct", "Photos of a part (1-4) -> ranked, editab
                  "Ranking: agreement score + this x the retrieval similarity (0: the agreement alone)")
       ->capture_default_str();
   app.add_flag("--no-refine", o->no_refine, "Skip the parameter refinement (write the candidates as proposed)");
+  app.add_flag("!--no-repair", o->params.repair,
+               "Leave out proposals that do not build instead of repairing them (removing the fewest loops or extrudes "
+               "until the kernel accepts them; repaired candidates say so in report.json)");
   app.add_flag("--force", o->params.force, "Replace an existing output folder");
   app.add_flag("-q,--quiet", o->quiet, "No progress on stderr");
   return [o]() { return run_reconstruct(*o); };
