@@ -273,7 +273,8 @@ TEST(PipelineRepair, AGeneratedProposalThatDoesNotBuildIsRepairedAndLabelled) {
   ASSERT_TRUE(off.ok()) << off.error().message;
   EXPECT_EQ(off->repaired_proposals, 0);
   for (const auto& c : off->ranking) {
-    if (c.source == "diffusion") EXPECT_FALSE(c.check.valid);
+    if (c.source != "diffusion") continue;
+    EXPECT_FALSE(c.check.valid);
   }
 }
 
