@@ -65,6 +65,8 @@ TEST(CliEvalPipeline, TinyIndexAsWeights) {
   EXPECT_TRUE(e["pipeline"]["geometry"].contains("chance_chamfer_median"));
   EXPECT_GT(e["seconds_per_sample"]["mean"].get<double>(), 0.0);
   EXPECT_EQ(e["scores"]["top1_refined"], 0);  // --no-refine
+  EXPECT_EQ(e["scores"]["repair"], true);
+  EXPECT_LE(e["scores"]["top1_repaired"].get<int>(), 3);
   EXPECT_TRUE(fs::is_regular_file(out + "/eval.md"));
   EXPECT_TRUE(fs::is_regular_file(out + "/run.json"));
 

@@ -48,15 +48,18 @@ TEST(CliReconstruct, RefineOptions) {
   auto run = nlohmann::json::parse(slurp(dir / "refined/run.json"));
   EXPECT_DOUBLE_EQ(run["options"]["refine_seconds"].get<double>(), 0.7);
   EXPECT_EQ(run["options"]["refine"], true);
+  EXPECT_EQ(run["options"]["repair"], true);  // the default
   EXPECT_TRUE(run["timings_s"].contains("refine"));
   auto report = nlohmann::json::parse(slurp(dir / "refined/candidate_01/report.json"));
   EXPECT_EQ(report["refinement"]["attempted"], true);
   EXPECT_GE(report["refinement"]["score_after"].get<double>(), report["refinement"]["score_before"].get<double>());
   // --no-refine: the stage is skipped and said so.
-  r = cadcrafter(common + "--no-refine -o '" + (dir / "plain") + "'", dir);
+  r = cadcrafter(common + "--no-refine --no-repair -o '" + (dir / "plain") + "'", dir);
   ASSERT_EQ(r.code, 0) << r.err;
   run = nlohmann::json::parse(slurp(dir / "plain/run.json"));
   EXPECT_EQ(run["options"]["refine"], false);
+  EXPECT_EQ(run["options"]["repair"], false);
+  EXPECT_EQ(run["repaired_proposals"], 0);
   EXPECT_FALSE(run["timings_s"].contains("refine"));
   report = nlohmann::json::parse(slurp(dir / "plain/candidate_01/report.json"));
   EXPECT_EQ(report["refinement"]["attempted"], false);
@@ -74,6 +77,7 @@ TEST(CliReconstruct, RefineOptions) {
   r = cadcrafter("reconstruct --help", dir);
   EXPECT_NE(r.out.find("--refine-seconds"), std::string::npos);
   EXPECT_NE(r.out.find("--no-refine"), std::string::npos);
+  EXPECT_NE(r.out.find("--no-repair"), std::string::npos);
 }
 
 }  // namespace

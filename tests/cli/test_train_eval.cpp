@@ -78,13 +78,21 @@ TEST(CliTrainEval, ThreeStagesThenEval) {
     EXPECT_TRUE(d["retrieval_baseline"]["geometry"].contains("chamfer_median")) << d.dump();
     EXPECT_TRUE(fs::is_regular_file(out + "/eval.md"));
   }
-  // Answers are scored re-encoded in the targets' centred frame unless --raw-answers.
-  EXPECT_EQ(json_file(dir / "eval_d4/eval.json")["answers_centred"], true);
+  // Answers are scored re-encoded in the targets' centred frame unless --raw-answers, and a model
+  // none of whose samples builds gets the repaired one unless --no-repair.
+  const auto d4 = json_file(dir / "eval_d4/eval.json");
+  EXPECT_EQ(d4["answers_centred"], true);
+  EXPECT_EQ(d4["repair"]["enabled"], true);
+  EXPECT_LE(d4["repair"]["repaired"].get<int>(), d4["repair"]["no_sample_built"].get<int>());
+  EXPECT_LE(d4["repair"]["no_sample_built"].get<int>(), 4);
   r = cadcrafter("eval --model '" + (dir / "diffusion") + "' --data '" + data +
-                     "' --split train --views 1 --limit 2 --raw-answers -q -o '" + (dir / "eval_raw") + "'",
+                     "' --split train --views 1 --limit 2 --raw-answers --no-repair -q -o '" + (dir / "eval_raw") + "'",
                  dir);
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(json_file(dir / "eval_raw/eval.json")["answers_centred"], false);
+  const auto raw = json_file(dir / "eval_raw/eval.json");
+  EXPECT_EQ(raw["answers_centred"], false);
+  EXPECT_EQ(raw["repair"]["enabled"], false);
+  EXPECT_EQ(raw["repair"]["repaired"], 0);
 
   // A retrieval-augmented model (configs/diffusion_rag.json at toy size) edits the parts of a part
   // index nearest to the views: eval needs that index and says so.
