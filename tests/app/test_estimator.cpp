@@ -5,6 +5,7 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -327,6 +328,7 @@ TEST(Estimator, ResumedTrainingMatchesAnUninterruptedRun) {
   c.train.steps = 6;
   c.train.warmup_steps = 2;
   c.train.log_every = 1;
+  c.train.photometric = 1.0f;  // its draws come from the run's rng, which the checkpoint carries
   torch::set_num_threads(1);
   const std::string whole = tmp / "whole", split = tmp / "split";
   auto a = train_estimator(c, whole, 5, false);
@@ -362,6 +364,47 @@ TEST(Estimator, ResumedTrainingMatchesAnUninterruptedRun) {
   auto none = train_estimator(c, tmp / "none", 5, false, true);
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.error().message.find("checkpoint"), std::string::npos);
+}
+
+// Photometric jitter: off at strength 0; at 1 it changes photos (not their shape or range), the
+// same for the same seed, and by a different amount per photo; the fixed foreign colour shifts
+// do what their names say. The config carries the strength.
+TEST(Estimator, PhotometricJitterAndForeignColourShifts) {
+  torch::manual_seed(3);
+  const auto rgb = torch::rand({6, 3, 16, 16});
+  std::mt19937_64 a(11);
+  EXPECT_TRUE(torch::equal(photometric_jitter(rgb, 0.0f, a), rgb));
+  const auto ja = photometric_jitter(rgb, 1.0f, a);
+  std::mt19937_64 a2(11);
+  (void)photometric_jitter(rgb, 0.0f, a2);
+  const auto ja2 = photometric_jitter(rgb, 1.0f, a2);
+  EXPECT_TRUE(torch::equal(ja, ja2)) << "same seed, same jitter";
+  ASSERT_EQ(ja.sizes(), rgb.sizes());
+  EXPECT_GE(ja.min().item<float>(), 0.0f);
+  EXPECT_LE(ja.max().item<float>(), 1.0f);
+  EXPECT_GT((ja - rgb).abs().mean().item<float>(), 0.01f);
+  const auto change = (ja - rgb).mean({1, 2, 3});  // per photo
+  EXPECT_GT(change.std().item<float>(), 0.005f) << "every photo gets its own draw";
+
+  const auto grey = torch::full({1, 3, 4, 4}, 0.5f);
+  const auto shifts = foreign_colour_shifts();
+  ASSERT_EQ(shifts.size(), 4u);
+  for (const auto& [name, shift] : shifts) {
+    const auto out = shift(rgb);
+    EXPECT_EQ(out.sizes(), rgb.sizes()) << name;
+    EXPECT_GE(out.min().item<float>(), 0.0f) << name;
+    EXPECT_LE(out.max().item<float>(), 1.0f) << name;
+    EXPECT_GT((out - rgb).abs().mean().item<float>(), 0.01f) << name;
+  }
+  EXPECT_NEAR(shifts[0].second(grey).mean().item<float>(), std::pow(0.5f, 1.8f), 1e-5);  // gamma 1.8 darkens
+  const auto warm = shifts[2].second(torch::rand({1, 3, 8, 8}));
+  EXPECT_GT(warm.select(1, 0).mean().item<float>(), warm.select(1, 2).mean().item<float>()) << "warm: red over blue";
+
+  auto parsed = parse_estimator_config(nlohmann::json{{"train", {{"photometric", 0.7}}}}, "test");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_FLOAT_EQ(parsed->train.photometric, 0.7f);
+  EXPECT_FLOAT_EQ(estimator_config_to_json(*parsed)["train"]["photometric"].get<float>(), 0.7f);
+  EXPECT_FLOAT_EQ(small_estimator_config().train.photometric, 0.0f);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <sstream>
@@ -253,6 +254,7 @@ nlohmann::json estimator_config_to_json(const EstimatorConfig& c) {
             {"max_minutes", c.train.max_minutes},
             {"checkpoint_every", c.train.checkpoint_every},
             {"init_from", c.train.init_from},
+            {"photometric", c.train.photometric},
             {"weights", {{"depth", c.train.weights.depth}, {"normal", c.train.weights.normal}, {"mask", c.train.weights.mask}, {"mask_iou", c.train.weights.mask_iou}}}}}};
 }
 
@@ -282,6 +284,7 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
           else if (tk == "max_minutes") c.train.max_minutes = t->get<double>();
           else if (tk == "checkpoint_every") c.train.checkpoint_every = t->get<int64_t>();
           else if (tk == "init_from") c.train.init_from = t->get<std::string>();
+          else if (tk == "photometric") c.train.photometric = t->get<float>();
           else if (tk == "weights") {
             c.train.weights.depth = t->value("depth", c.train.weights.depth);
             c.train.weights.normal = t->value("normal", c.train.weights.normal);
@@ -317,7 +320,8 @@ Result<EstimatorConfig> parse_estimator_config(const nlohmann::json& j, const st
 namespace {
 
 EstimatorMetrics evaluate_samples(DepthNormalEstimator& model, const std::vector<const EstimatorSample*>& samples,
-                                  int64_t batch_size, bool mirror_average) {
+                                  int64_t batch_size, bool mirror_average,
+                                  const std::function<torch::Tensor(const torch::Tensor&)>& shift = {}) {
   torch::NoGradGuard no_grad;
   model->eval();
   EstimatorMetrics sums;
@@ -326,8 +330,8 @@ EstimatorMetrics evaluate_samples(DepthNormalEstimator& model, const std::vector
     const std::vector<const EstimatorSample*> chunk(samples.begin() + static_cast<std::ptrdiff_t>(start),
                                                     samples.begin() + static_cast<std::ptrdiff_t>(end));
     const auto batch = make_estimator_batch(chunk, model->options().image_size, false, nullptr);
-    accumulate_metrics(mirror_average ? forward_mirror_averaged(model, batch.rgb) : model->forward(batch.rgb), batch.target,
-                       &sums);
+    const torch::Tensor rgb = shift ? shift(batch.rgb) : batch.rgb;
+    accumulate_metrics(mirror_average ? forward_mirror_averaged(model, rgb) : model->forward(rgb), batch.target, &sums);
   }
   return finish_metrics(sums);
 }
@@ -335,10 +339,76 @@ EstimatorMetrics evaluate_samples(DepthNormalEstimator& model, const std::vector
 }  // namespace
 
 EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
-                                    int64_t batch_size, bool mirror_average) {
+                                    int64_t batch_size, bool mirror_average,
+                                    const std::function<torch::Tensor(const torch::Tensor&)>& shift) {
   std::vector<const EstimatorSample*> all;
   for (const auto& sample : samples) all.push_back(&sample);
-  return evaluate_samples(model, all, batch_size, mirror_average);
+  return evaluate_samples(model, all, batch_size, mirror_average, shift);
+}
+
+namespace {
+
+// Rec. 601 luma of photos [B, 3, H, W] -> [B, 1, H, W].
+torch::Tensor luma(const torch::Tensor& rgb) {
+  return (rgb.select(1, 0) * 0.299 + rgb.select(1, 1) * 0.587 + rgb.select(1, 2) * 0.114).unsqueeze(1);
+}
+
+torch::Tensor saturate(const torch::Tensor& rgb, double factor) {
+  const auto grey = luma(rgb);
+  return grey + (rgb - grey) * factor;
+}
+
+torch::Tensor contrast(const torch::Tensor& rgb, double factor) {
+  const auto mean = luma(rgb).mean({1, 2, 3}, true);
+  return mean + (rgb - mean) * factor;
+}
+
+torch::Tensor gains(const torch::Tensor& rgb, double r, double g, double b) {
+  return rgb * torch::tensor({static_cast<float>(r), static_cast<float>(g), static_cast<float>(b)}).view({1, 3, 1, 1});
+}
+
+}  // namespace
+
+torch::Tensor photometric_jitter(const torch::Tensor& rgb, float strength, std::mt19937_64& rng) {
+  if (strength <= 0.0f) return rgb;
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::uniform_real_distribution<double> p(0.0, 1.0);
+  const double s = strength;
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < rgb.size(0); ++i) {
+    torch::Tensor x = rgb.narrow(0, i, 1);
+    x = x * (1.0 + 0.35 * s * u(rng));
+    x = contrast(x, 1.0 + 0.35 * s * u(rng));
+    x = saturate(x, 1.0 + 0.6 * s * u(rng));
+    x = gains(x, 1.0 + 0.15 * s * u(rng), 1.0 + 0.15 * s * u(rng), 1.0 + 0.15 * s * u(rng));
+    x = x.clamp(0.0, 1.0).pow(std::exp(0.4 * s * u(rng)));
+    if (p(rng) < 0.1 * s) x = luma(x).expand({1, 3, x.size(2), x.size(3)});
+    if (p(rng) < 0.15 * s) {
+      std::vector<int64_t> order = {0, 1, 2};
+      std::shuffle(order.begin(), order.end(), rng);
+      x = x.index_select(1, torch::tensor(order, torch::kLong));
+    }
+    const double sigma = 0.02 * s * p(rng);
+    if (sigma > 0) {
+      auto noise = torch::empty_like(x);
+      // A generator-free draw from the run's rng: the trainer stays deterministic for a seed.
+      std::normal_distribution<float> n(0.0f, static_cast<float>(sigma));
+      auto* d = noise.data_ptr<float>();
+      for (int64_t k = 0; k < noise.numel(); ++k) d[k] = n(rng);
+      x = x + noise;
+    }
+    out.push_back(x.clamp(0.0, 1.0));
+  }
+  return torch::cat(out, 0).contiguous();
+}
+
+std::vector<std::pair<std::string, std::function<torch::Tensor(const torch::Tensor&)>>> foreign_colour_shifts() {
+  return {
+      {"gamma 1.8", [](const torch::Tensor& x) { return x.clamp(0.0, 1.0).pow(1.8); }},
+      {"gamma 0.55", [](const torch::Tensor& x) { return x.clamp(0.0, 1.0).pow(0.55); }},
+      {"warm, desaturated", [](const torch::Tensor& x) { return saturate(gains(x, 1.15, 1.0, 0.8), 0.5).clamp(0.0, 1.0); }},
+      {"cool, contrast", [](const torch::Tensor& x) { return contrast(gains(x, 0.85, 1.0, 1.15), 1.5).clamp(0.0, 1.0); }},
+  };
 }
 
 std::map<std::string, EstimatorMetrics> evaluate_estimator_by_family(DepthNormalEstimator& model,
@@ -456,8 +526,9 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
     std::vector<const EstimatorSample*> chunk;
     for (int64_t b = 0; b < config.train.batch_size; ++b) chunk.push_back(&(*train_samples)[pick(rng)]);
     const auto batch = make_estimator_batch(chunk, config.model.image_size, true, &rng);
+    const torch::Tensor rgb = photometric_jitter(batch.rgb, config.train.photometric, rng);
     optimizer.zero_grad();
-    const auto losses = estimator_losses(model->forward(batch.rgb), batch.target, config.train.weights);
+    const auto losses = estimator_losses(model->forward(rgb), batch.target, config.train.weights);
     losses.total.backward();
     torch::nn::utils::clip_grad_norm_(model->parameters(), 1.0);
     optimizer.step();
@@ -544,6 +615,20 @@ Result<nlohmann::json> evaluate_estimator_file(const std::string& model_path, co
                                                {"heldout_by_family", family_metrics_json(by_family, config.data.exclude_families)},
                                                {"seconds", seconds}};
   }
+  // The product's path (mirror-averaged) under colour shifts no renderer of ours draws.
+  nlohmann::json shifted = nlohmann::json::object();
+  EstimatorMetrics mean;
+  const auto shifts = foreign_colour_shifts();
+  for (const auto& [name, shift] : shifts) {
+    const auto m = evaluate_estimator(*model, *samples, 32, true, shift);
+    shifted[name] = metrics_to_json(m);
+    mean.depth_abs_rel += m.depth_abs_rel / static_cast<double>(shifts.size());
+    mean.normal_angle_deg += m.normal_angle_deg / static_cast<double>(shifts.size());
+    mean.mask_iou += m.mask_iou / static_cast<double>(shifts.size());
+    mean.images = m.images;
+  }
+  shifted["mean"] = metrics_to_json(mean);
+  j["colour_shifted"] = shifted;
   return j;
 }
 

@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 
 #include <nlohmann/json.hpp>
+#include <functional>
 #include <map>
 #include <random>
 #include <string>
@@ -92,6 +93,10 @@ struct EstimatorTrainOptions {
   // shapes match (init_core_from), e.g. a 64-pixel estimator as the core of a 128-pixel one
   // with core_downsample 2. Empty: random initialisation.
   std::string init_from;
+  // Photometric jitter of the training photos (photometric_jitter), 0 = off: colour statistics
+  // that no renderer of ours draws (tone curves, white balance, saturation, channel order), so a
+  // photo from another renderer or camera is less likely to fall outside what the network saw.
+  float photometric = 0.0f;
   EstimatorLossWeights weights;
 };
 
@@ -125,15 +130,29 @@ Result<EstimatorTrainSummary> train_estimator(const EstimatorConfig& config, con
 
 // Metrics of `model` on samples (reconstruct framing, eval mode, no grad).
 // `mirror_average`: forward_mirror_averaged (what the product's PhotoEstimator runs) instead of forward.
+// `shift` (optional) changes the photos before the network sees them (foreign_colour_shifts).
 EstimatorMetrics evaluate_estimator(DepthNormalEstimator& model, const std::vector<EstimatorSample>& samples,
-                                    int64_t batch_size = 32, bool mirror_average = false);
+                                    int64_t batch_size = 32, bool mirror_average = false,
+                                    const std::function<torch::Tensor(const torch::Tensor&)>& shift = {});
 // The same, split by each sample's material and background family.
 std::map<std::string, EstimatorMetrics> evaluate_estimator_by_family(DepthNormalEstimator& model,
                                                                      const std::vector<EstimatorSample>& samples,
                                                                      int64_t batch_size = 32, bool mirror_average = false);
 
+// Random photometric changes of photos [B, 3, H, W] in [0, 1], per photo, scaled by `strength`
+// (1: brightness and contrast x [0.65, 1.35], saturation x [0.4, 1.6], per-channel gains x
+// [0.85, 1.15], gamma e^[-0.4, 0.4], grey with p 0.1, channels permuted with p 0.15, noise up
+// to 0.02), clamped to [0, 1]. Geometry targets do not change: none of these moves a pixel.
+torch::Tensor photometric_jitter(const torch::Tensor& rgb, float strength, std::mt19937_64& rng);
+
+// Fixed colour shifts of photos, a stand-in for a renderer or camera the estimator never saw (its
+// tone curve and white balance): "gamma 1.8", "gamma 0.55", "warm, desaturated", "cool, contrast".
+// evaluate_estimator_file scores the held-out photos under each.
+std::vector<std::pair<std::string, std::function<torch::Tensor(const torch::Tensor&)>>> foreign_colour_shifts();
+
 // Held-out figures of an estimator file (our weights) on `config.validation`'s renders, without
-// training: {"heldout_views", "plain": {"heldout", "heldout_by_family", "seconds"}, "mirror_averaged": {...}}.
+// training: {"heldout_views", "plain": {"heldout", "heldout_by_family", "seconds"}, "mirror_averaged": {...},
+// "colour_shifted": {shift name: mirror-averaged "heldout" figures under foreign_colour_shifts, "mean": their mean}}.
 Result<nlohmann::json> evaluate_estimator_file(const std::string& model_path, const EstimatorConfig& config, bool progress);
 
 }  // namespace cadcrafter::learn
