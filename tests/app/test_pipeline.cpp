@@ -127,6 +127,15 @@ TEST(PipelineVec, ReconstructViewsRanksAndEncodesInMemory) {
 }
 
 
+// Pipeline parameters of these tests: `samples` kept, 2 threads, no parameter refinement.
+ReconstructParams unrefined(int samples) {
+  ReconstructParams params;
+  params.samples = samples;
+  params.threads = 2;
+  params.refine = false;
+  return params;
+}
+
 // A source whose proposals are one part several times, with given priors (or none), labelled
 // `origin` and carrying `vec` as a source's own DeepCAD vector.
 class FixedSource : public CandidateSource {
@@ -179,10 +188,7 @@ TEST(PipelineVec, GeneratedVectorsAreWrittenCentredIndexedOnesAsTheyCame) {
   };
   ASSERT_GT(centre_and_half(*vec).first, 0.2);
   const std::vector<ViewMaps> views = {rendered_view(off, 30, 25)};
-  ReconstructParams params;
-  params.samples = 1;
-  params.threads = 2;
-  params.refine = false;
+  ReconstructParams params = unrefined(1);
   for (const std::string origin : {"latent diffusion sample 0 (seed 1)", "retrieval: part 7 of the index"}) {
     FixedSource source(*model, {{false, 0.0}}, origin, *vec);
     auto r = reconstruct_views(views, params, {}, &source);
@@ -210,10 +216,7 @@ TEST(PipelineRank, PriorWeightBreaksTheAgreementsTieByTheSourcesBelief) {
   const Mesh truth = build(part).mesh;
   ASSERT_FALSE(truth.empty());
   const std::vector<ViewMaps> views = {rendered_view(truth, 30, 25)};
-  ReconstructParams params;
-  params.samples = 3;
-  params.threads = 2;
-  params.refine = false;
+  ReconstructParams params = unrefined(3);
   FixedSource source(part, {{true, 0.2}, {false, 0.0}, {true, 0.9}});
   params.prior_weight = 0.0;
   auto plain = reconstruct_views(views, params, {}, &source);
@@ -251,10 +254,7 @@ TEST(PipelineRepair, AGeneratedProposalThatDoesNotBuildIsRepairedAndLabelled) {
   const Mesh truth = mesh_of(fixed);
   ASSERT_FALSE(truth.empty());
   const std::vector<ViewMaps> views = {rendered_view(truth, 30, 25)};
-  ReconstructParams params;
-  params.samples = 1;
-  params.threads = 2;
-  params.refine = false;
+  ReconstructParams params = unrefined(1);
   FixedSource source(*model, {{false, 0.0}}, "latent diffusion sample 0 (seed 1)", *vec);
   auto r = reconstruct_views(views, params, {}, &source);
   ASSERT_TRUE(r.ok()) << r.error().message;
