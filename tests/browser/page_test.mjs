@@ -75,7 +75,8 @@ try {
   const outside = [];
   page.on('request', (r) => { if (!r.url().startsWith(url) && !r.url().startsWith('blob:') && !r.url().startsWith('data:')) outside.push(r.url()); });
   await page.goto(url);
-  await page.waitForFunction(() => window.cadViewer !== undefined, null, { timeout: 20000 });
+  // 60 s: under ctest -j2 beside the CLI trainings, chromium needs more than 20 s to start the viewer.
+  await page.waitForFunction(() => window.cadViewer !== undefined, null, { timeout: 60000 });
   check(true, 'the page loads with its 3D viewer (three.js from the server)');
 
   // 1. Upload, stages, result.
