@@ -25,6 +25,7 @@
 #include "cad/cad_vec.h"
 #include "cad/turn.h"
 #include "geom/mesh_measure.h"
+#include "kernel/batch_check.h"
 #include "kernel/check.h"
 #include "kernel/repair.h"
 #include "kernel/export.h"
@@ -369,30 +370,28 @@ int64_t microseconds_since(Clock::time_point t) {
 // Stage 3a (repair): a proposal with a DeepCAD vector that does not build is given to the
 // checker-guided repair (kernel/repair.h: loops or extrudes removed, every kept row as it came).
 // When the repaired vector builds it replaces the proposal, whose origin says so and what went;
-// `check` is then the repaired model's (solid kept). False when there is nothing to repair with.
+// `check` is then the repair's verdict on it (solid kept). False when there is nothing to repair with.
 // Per proposal: a bound on what the repair may add to the check stage (builds of generated parts
 // take milliseconds; the limits only cut pathological ones).
 constexpr int kRepairBuildMs = 1000;
 constexpr double kRepairSeconds = 2.0;
-bool repair_proposal(Evaluated& e, CheckOptions check) {
+bool repair_proposal(Evaluated& e) {
   if (e.proposal.vec.empty()) return false;
   RepairOptions options;
   options.check.timeout_ms = kRepairBuildMs;
+  options.check.keep_solid = true;
   options.max_seconds = kRepairSeconds;
-  const RepairResult r = repair_vec(e.proposal.vec, options);
+  RepairResult r = repair_vec(e.proposal.vec, options);
   if (!r.valid || !r.changed) return false;
   auto model = decode(r.vec);
   if (!model) return false;
-  check.keep_solid = true;
-  CheckResult again = check_model(*model, check);
-  if (!again.valid) return false;
   model->id = e.proposal.model.id;
   e.repaired = describe_edits(r) + " (as proposed: " + (e.check.reason.empty() ? e.proposal.decode_error : e.check.reason) + ")";
   e.proposal.model = std::move(*model);
   e.proposal.vec = r.vec;
   e.proposal.decode_error.clear();
   e.proposal.origin += ", repaired";
-  e.check = std::move(again);
+  e.check = std::move(r.check);  // the repair's own build of this vector, solid kept
   return true;
 }
 
@@ -425,7 +424,7 @@ void check_and_score(const std::vector<Proposal>& batch, const std::vector<ViewM
     } else {
       e.check = check_model(e.proposal.model, check);
     }
-    if (!e.check.valid && repair) repair_proposal(e, check);
+    if (!e.check.valid && repair) repair_proposal(e);
     if (e.check.valid) {
       e.mesh = tessellate(e.check.solid);
       time.check_us += microseconds_since(t);
@@ -721,14 +720,9 @@ void candidate_vec(Evaluated& e, const CadModel& unscaled) {
   }
   auto vec = encodable ? encode_candidate(unscaled, mesh_bbox(e.mesh)) : encode(unscaled);
   if (!e.proposal.vec.empty()) {
-    bool builds = false;
-    if (vec)
-      if (auto back = decode(*vec)) {
-        CheckOptions check;
-        check.timeout_ms = 4000;
-        builds = check_model(*back, check).valid;
-      }
-    if (!builds) {
+    CheckOptions check;
+    check.timeout_ms = 4000;
+    if (!vec || !check_vec(*vec, check).valid) {
       e.vec = e.proposal.vec;
       return;
     }

@@ -60,21 +60,25 @@ RepairResult repair_vec(const CadVec& vec, const RepairOptions& options) {
   };
   RepairResult r;
   r.vec = vec;
-  const CheckResult first = check_vec(vec, options.check);
+  r.check = check_vec(vec, options.check);
   r.checks = 1;
-  if (first.valid) {
+  if (r.check.valid) {
     r.valid = true;
     return r;
   }
-  r.reason = first.reason;
+  r.reason = r.check.reason;
   std::vector<Block> blocks;
   if (!parse_blocks(vec, &blocks)) {
     r.edits.push_back("not repairable: the rows do not follow DeepCAD's grammar");
     return r;
   }
+  // A prefix that builds keeps its verdict: the last one accepted is the result's.
   auto builds = [&](const std::vector<Block>& prefix) {
     ++r.checks;
-    return check_vec(assemble(prefix), options.check).valid;
+    CheckResult c = check_vec(assemble(prefix), options.check);
+    if (!c.valid) return false;
+    r.check = std::move(c);
+    return true;
   };
   std::vector<Block> kept;
   for (const Block& b : blocks) {
@@ -110,7 +114,7 @@ RepairResult repair_vec(const CadVec& vec, const RepairOptions& options) {
     return r;
   }
   r.vec = assemble(kept);
-  r.valid = true;  // the last accepted prefix is the whole vector
+  r.valid = true;  // the last accepted prefix is the whole vector, and r.check its verdict
   return r;
 }
 

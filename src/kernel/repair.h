@@ -33,6 +33,7 @@ struct RepairResult {
   std::string reason;              // the input's checker reason (empty when it built)
   std::vector<std::string> edits;  // "extrude 2: removed loop 1 (3 curves)", "removed extrude 3 (...)"
   int checks = 0;                  // kernel builds used
+  CheckResult check;               // the kernel's verdict on `vec` (its solid with options.check.keep_solid)
 };
 
 RepairResult repair_vec(const CadVec& vec, const RepairOptions& options = {});

@@ -64,6 +64,8 @@ TEST(Repair, AHoleThatCrossesTheOutlineIsRemovedAndTheRestKept) {
   CheckOptions keep;
   const CheckResult c = check_vec(r.vec, keep);
   ASSERT_TRUE(c.valid) << c.reason;
+  ASSERT_TRUE(r.check.valid) << "the repair's own verdict on the vector it returns";
+  EXPECT_NEAR(r.check.volume, c.volume, 1e-9 * c.volume);
   // The kept hole is the inner one: the volume is the plate's minus a disc of radius 0.5 (in the
   // normalised units DeepCAD's encoding uses: compare against the same vector without that loop).
   bool matched = false;

@@ -26,6 +26,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -433,8 +434,8 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
   }
   // No sample builds: the first one the checker-guided repair (kernel/repair.h) makes build, as
   // reconstruct repairs its candidates; else (or with --no-repair) the first sample, invalid.
-  int64_t invalid_before_repair = 0, repaired = 0;
-  std::vector<std::string> repair_notes(static_cast<size_t>(n));
+  int64_t invalid_before_repair = 0;
+  std::atomic<int64_t> repaired{0};
   for (int64_t i = 0; i < n; ++i)
     if (!chosen[static_cast<size_t>(i)]) {
       ++invalid_before_repair;
@@ -448,13 +449,12 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
         const RepairResult r = repair_vec(CadVec(v.begin(), v.end()));
         if (!r.valid) continue;
         preds[static_cast<size_t>(i)] = learn::VecRows(r.vec.begin(), r.vec.end());
-        repair_notes[static_cast<size_t>(i)] = describe_edits(r);
+        ++repaired;
         break;
       }
       bar.add(1);
     });
     bar.finish();
-    for (const auto& note : repair_notes) repaired += note.empty() ? 0 : 1;
   }
   if (view_frame) face_first_views(preds, fv, o.threads, !o.quiet, "turn answers", o.centre_answers);
   const learn::CadEvalOptions eopt = eval_options(o);
@@ -523,7 +523,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
                       {"inputs", o.inputs}, {"estimator_failed_views", failed_views}, {"decoding", o.decoding},
                       {"retrieval_database", db_dir}, {"frame", o.frame}, {"identity_retrieval", identity},
                       {"neighbours", k_nb}, {"answers_centred", view_frame && o.centre_answers},
-                      {"repair", {{"enabled", o.repair}, {"no_sample_built", invalid_before_repair}, {"repaired", repaired},
+                      {"repair", {{"enabled", o.repair}, {"no_sample_built", invalid_before_repair}, {"repaired", repaired.load()},
                                   {"about", "models whose samples all failed the kernel check; with repair, the first sample "
                                             "the checker-guided repair makes build is the answer (kernel/repair.h)"}}},
                       {"diffusion", learn::report_to_json(report)}, {"retrieval_baseline", learn::report_to_json(retrieval)}};
@@ -531,7 +531,7 @@ int eval_diffusion(const EvalCliOptions& o, const torch::Device& device) {
       "No sample of " + std::to_string(samples) + " built for " + std::to_string(invalid_before_repair) + " of " +
       std::to_string(n) + " models; " +
       (o.repair ? "the checker-guided repair (kernel/repair.h: loops or extrudes removed) made one build for " +
-                      std::to_string(repaired) + " of them, and the invalid ratio above counts the rest."
+                      std::to_string(repaired.load()) + " of them, and the invalid ratio above counts the rest."
                 : "repair off (--no-repair): the invalid ratio above counts them all.") +
       "\n";
   std::string md = "# Evaluation of " + o.model + " on " + o.split + " (" + std::to_string(views) + " view(s), " +
